@@ -1,0 +1,19 @@
+//! Schema migrations for nuancheng: one file per change, each with a real `down`.
+//! The same migrations run on SQLite (the embedded default) and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_accounts;
+mod m20261126_000002_create_notifications;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_create_accounts::Migration),
+            Box::new(m20261126_000002_create_notifications::Migration),
+        ]
+    }
+}

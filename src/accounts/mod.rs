@@ -1,0 +1,8 @@
+//! Accounts: signup, login, tokens, email verification, password reset,
+//! invitations for recruiters and organisers, and the admin's user list.
+
+pub mod password;
+pub mod routes;
+pub mod service;
+pub mod tokens;
+pub mod types;

@@ -1,0 +1,207 @@
+//! HTTP for accounts: extract, call the service, respond.
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use uuid::Uuid;
+
+use super::{service, types::*};
+use crate::{
+    app::AppState,
+    http::{
+        Admin, ApiError, Caller, Json, Organiser, Page, PageQuery,
+        error::Problem,
+        idempotency::{self, IdempotencyKey},
+        ratelimit::client_ip,
+    },
+};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/signup", web::post().to(signup))
+        .route("/auth/login", web::post().to(login))
+        .route("/auth/refresh", web::post().to(refresh))
+        .route("/auth/logout", web::post().to(logout))
+        .route("/auth/verify-email", web::post().to(verify_email))
+        .route("/auth/password-reset", web::post().to(password_reset))
+        .route("/auth/password-reset/confirm", web::post().to(password_reset_confirm))
+        .route("/auth/accept-invitation", web::post().to(accept_invitation))
+        .route("/me", web::get().to(me))
+        .route("/me", web::patch().to(update_me))
+        .route("/users/invitations", web::post().to(invite))
+        .route("/users", web::get().to(list_users))
+        .route("/users/{id}", web::patch().to(update_user));
+}
+
+fn limit(state: &AppState, req: &HttpRequest, group: &'static str) -> Result<(), ApiError> {
+    state
+        .limiter
+        .check(group, client_ip(req, state.settings.http.trust_forwarded_for))
+}
+
+fn json_value<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(value).map_err(ApiError::internal)
+}
+
+/// Create a candidate account and send a verification email. A second
+/// signup with the same address is 409 `email_taken`, which makes retries safe.
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "accounts", request_body = SignupRequest,
+    responses((status = 201, body = AuthResponse), (status = 409, body = Problem, description = "email_taken"),
+        (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn signup(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<SignupRequest>,
+) -> Result<HttpResponse, ApiError> {
+    limit(&state, &req, "signup")?;
+    let session = service::signup(&state, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(session))
+}
+
+/// Sign in with email and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LoginRequest,
+    responses((status = 200, body = AuthResponse), (status = 401, body = Problem, description = "invalid_credentials, account_disabled"),
+        (status = 429, body = Problem)))]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    limit(&state, &req, "login")?;
+    let session = service::login(&state, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(session))
+}
+
+/// Exchange a refresh token for a new pair. Each refresh token works once.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "accounts", request_body = RefreshRequest,
+    responses((status = 200, body = AuthResponse),
+        (status = 401, body = Problem, description = "invalid_refresh_token, refresh_token_reused, refresh_token_expired")))]
+pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+    let session = service::refresh(&state, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(session))
+}
+
+/// End the session of a refresh token.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts", request_body = RefreshRequest,
+    responses((status = 204)))]
+pub async fn logout(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+    service::logout(&state, body.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Confirm an email address with the token from the verification email.
+#[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "accounts", request_body = TokenRequest,
+    responses((status = 204), (status = 422, body = Problem, description = "invalid_token")))]
+pub async fn verify_email(state: web::Data<AppState>, body: Json<TokenRequest>) -> Result<HttpResponse, ApiError> {
+    service::verify_email(&state, body.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ask for a password reset link. 202 whether or not the address exists.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "accounts", request_body = PasswordResetRequest,
+    responses((status = 202), (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn password_reset(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<PasswordResetRequest>,
+) -> Result<HttpResponse, ApiError> {
+    limit(&state, &req, "password_reset")?;
+    service::request_password_reset(&state, body.into_inner()).await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// Set a new password with the token from the reset email.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "accounts", request_body = PasswordResetConfirm,
+    responses((status = 204), (status = 422, body = Problem, description = "invalid_token or a weak password")))]
+pub async fn password_reset_confirm(
+    state: web::Data<AppState>,
+    body: Json<PasswordResetConfirm>,
+) -> Result<HttpResponse, ApiError> {
+    service::confirm_password_reset(&state, body.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Create a recruiter or organiser account from an invitation.
+#[utoipa::path(post, path = "/api/v1/auth/accept-invitation", tag = "accounts", request_body = AcceptInvitationRequest,
+    responses((status = 201, body = AuthResponse), (status = 409, body = Problem, description = "email_taken"),
+        (status = 422, body = Problem, description = "invalid_token or invalid fields")))]
+pub async fn accept_invitation(
+    state: web::Data<AppState>,
+    body: Json<AcceptInvitationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let session = service::accept_invitation(&state, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(session))
+}
+
+/// The caller's own account.
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = Problem)))]
+pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let user = service::find_user(&state.db, caller.id).await?;
+    Ok(HttpResponse::Ok().json(UserView::from(user)))
+}
+
+/// Change the caller's profile.
+#[utoipa::path(patch, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])), request_body = UpdateMeRequest,
+    responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_me(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<UpdateMeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let user = service::update_me(&state, caller.id, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(UserView::from(user)))
+}
+
+/// Invite a recruiter (bound to an employer) or an organiser by email.
+#[utoipa::path(post, path = "/api/v1/users/invitations", tag = "accounts", security(("bearer" = [])),
+    request_body = InvitationRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body")),
+    responses((status = 201, body = InvitationView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "email_taken"), (status = 422, body = Problem)))]
+pub async fn invite(
+    state: web::Data<AppState>,
+    Organiser(caller): Organiser,
+    key: IdempotencyKey,
+    body: Json<InvitationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.into_inner();
+    let request = json_value(&input)?;
+    let scope = format!("invite:{}", caller.id);
+    idempotency::once(&state.db, key, scope, &request, || async {
+        let invitation = service::invite(&state, caller.id, input).await?;
+        Ok((StatusCode::CREATED, json_value(&invitation)?))
+    })
+    .await
+}
+
+/// Every account, newest first (admins).
+#[utoipa::path(get, path = "/api/v1/users", tag = "accounts", security(("bearer" = [])), params(UsersQuery),
+    responses((status = 200, body = Page<UserView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    query: web::Query<UsersQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .parse()?;
+    let users = service::list_users(&state.db, query.role, page).await?;
+    Ok(HttpResponse::Ok().json(users))
+}
+
+/// Change a user's role or disable the account (admins).
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "accounts", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = UpdateUserRequest,
+    responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "cannot_change_self"),
+        (status = 422, body = Problem)))]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    Admin(admin): Admin,
+    id: web::Path<Uuid>,
+    body: Json<UpdateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let user = service::update_user(&state, admin.id, id.into_inner(), body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(UserView::from(user)))
+}

@@ -1,0 +1,169 @@
+//! Request and response bodies of the accounts routes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::entities::users::{self, Degree, Role};
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SignupRequest {
+    pub email: String,
+    pub password: String,
+    pub full_name: String,
+    pub phone: Option<String>,
+    pub university: String,
+    pub major: String,
+    pub degree: Degree,
+    pub graduation_year: i32,
+    pub referral_code: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PasswordResetRequest {
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PasswordResetConfirm {
+    pub token: String,
+    pub new_password: String,
+}
+
+/// Profile changes; absent fields stay as they are, `""` clears `phone`.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct UpdateMeRequest {
+    pub full_name: Option<String>,
+    pub phone: Option<String>,
+    pub university: Option<String>,
+    pub major: Option<String>,
+    pub degree: Option<Degree>,
+    pub graduation_year: Option<i32>,
+}
+
+/// The roles an invitation can give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteRole {
+    Recruiter,
+    Organiser,
+}
+
+impl From<InviteRole> for Role {
+    fn from(role: InviteRole) -> Self {
+        match role {
+            InviteRole::Recruiter => Role::Recruiter,
+            InviteRole::Organiser => Role::Organiser,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InvitationRequest {
+    pub email: String,
+    pub role: InviteRole,
+    /// Required for recruiters: the employer they act for.
+    pub employer_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InvitationView {
+    pub id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub employer_id: Option<Uuid>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AcceptInvitationRequest {
+    pub token: String,
+    pub password: String,
+    pub full_name: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UsersQuery {
+    pub role: Option<Role>,
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct UpdateUserRequest {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    /// The employer of a recruiter; required when the role becomes recruiter.
+    pub employer_id: Option<Uuid>,
+}
+
+/// A user as the API shows it: never the password hash.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub full_name: String,
+    pub phone: Option<String>,
+    pub university: Option<String>,
+    pub major: Option<String>,
+    pub degree: Option<Degree>,
+    pub graduation_year: Option<i32>,
+    pub role: Role,
+    pub employer_id: Option<Uuid>,
+    pub email_verified: bool,
+    pub has_password: bool,
+    pub disabled: bool,
+    pub referral_code: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<users::Model> for UserView {
+    fn from(u: users::Model) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            full_name: u.full_name,
+            phone: u.phone,
+            university: u.university,
+            major: u.major,
+            degree: u.degree,
+            graduation_year: u.graduation_year,
+            role: u.role,
+            employer_id: u.employer_id,
+            email_verified: u.email_verified_at.is_some(),
+            has_password: u.password_hash.is_some(),
+            disabled: u.disabled_at.is_some(),
+            referral_code: u.referral_code,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// A new session: a short-lived access token and a rotating refresh token.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuthResponse {
+    pub user: UserView,
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub token_type: String,
+}

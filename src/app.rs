@@ -1,0 +1,185 @@
+//! Builds the application: shared state, middleware, routes; runs the HTTP
+//! server and, unless configured apart, the mail worker beside it.
+
+use std::{net::TcpListener, sync::Arc};
+
+use actix_cors::Cors;
+use actix_web::{
+    App, HttpRequest, HttpResponse, HttpServer,
+    body::BoxBody,
+    dev::{Server, ServiceResponse},
+    error::{PathError, QueryPayloadError},
+    http::{StatusCode, header},
+    middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn},
+    web,
+};
+use sea_orm::DatabaseConnection;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{
+    accounts::{self, tokens::JwtKeys},
+    config::Settings,
+    db, events,
+    http::{ApiError, metrics::Metrics, ratelimit::RateLimiter, request_id},
+    notify::{self, worker::Worker},
+    openapi::ApiDoc,
+    ops,
+};
+
+/// What every request can reach.
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub jwt: JwtKeys,
+    pub metrics: Arc<Metrics>,
+    pub limiter: RateLimiter,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, settings: Settings) -> Self {
+        Self {
+            jwt: JwtKeys::new(&settings.auth),
+            limiter: RateLimiter::new(settings.rate_limit.auth_per_minute),
+            metrics: Arc::new(Metrics::default()),
+            settings: Arc::new(settings),
+            db,
+        }
+    }
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Connects, migrates, binds and, if configured, starts the mail worker.
+    pub async fn build(settings: Settings) -> Result<Self, String> {
+        let conn = db::connect(&settings.database)
+            .await
+            .map_err(|e| format!("cannot open the database: {e}"))?;
+        db::migrate_up(&conn)
+            .await
+            .map_err(|e| format!("migrations failed: {e}"))?;
+        Self::build_with(conn, settings).await
+    }
+
+    pub async fn build_with(conn: DatabaseConnection, settings: Settings) -> Result<Self, String> {
+        if settings.server.run_worker {
+            let worker = Worker::new(conn.clone(), settings.email.clone())?;
+            actix_web::rt::spawn(worker.run());
+        }
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address).map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let workers = settings.server.workers;
+        let state = web::Data::new(AppState::new(conn, settings));
+        let shared = state.clone();
+        let openapi = ApiDoc::openapi();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(shared.clone())
+                .app_data(web::PathConfig::default().error_handler(|err: PathError, _| {
+                    tracing::debug!(error = %err, "unparsable path parameter");
+                    ApiError::NotFound("resource").into()
+                }))
+                .app_data(web::QueryConfig::default().error_handler(|err: QueryPayloadError, _| {
+                    ApiError::bad_request("invalid_query", err.to_string()).into()
+                }))
+                .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
+                .wrap(cors(&shared.settings))
+                .wrap(from_fn(request_id::observe))
+                .configure(ops::configure)
+                // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi.clone()))
+                .service(
+                    web::scope("/api/v1")
+                        .configure(accounts::routes::configure)
+                        .configure(events::employers::configure)
+                        .configure(notify::routes::configure),
+                )
+                .route("/docs", web::get().to(docs_redirect))
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)
+        .map_err(|e| e.to_string())?
+        .shutdown_timeout(10);
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn cors(settings: &Settings) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([header::HeaderName::from_static(request_id::HEADER), header::RETRY_AFTER])
+        .max_age(3600);
+    for origin in &settings.http.cors_origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    tracing::debug!(path = req.path(), "no such route");
+    actix_web::ResponseError::error_response(&ApiError::NotFound("route"))
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
+}
+
+/// Gives a problem+json body to error responses that actix makes on its own
+/// (405 for a known path with another method, and the like).
+fn problem_for_bare_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"));
+    let status = res.status();
+    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let error = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::bad_request("method_not_allowed", "this path does not take this method"),
+        StatusCode::NOT_FOUND => ApiError::NotFound("route"),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: 0 },
+        s if s.is_server_error() => ApiError::internal(format!("{s} without a body")),
+        s => ApiError::bad_request("bad_request", s.canonical_reason().unwrap_or("bad request")),
+    };
+    let mut problem = error.to_problem();
+    problem.status = status.as_u16();
+    let (req, _) = res.into_parts();
+    let response: HttpResponse<BoxBody> = HttpResponse::build(status)
+        .content_type("application/problem+json")
+        .json(problem);
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, response).map_into_right_body(),
+    ))
+}

@@ -1,0 +1,115 @@
+//! The command line: `serve` (the default), `migrate`, `worker`, `create-admin`.
+
+use clap::{Parser, Subcommand};
+
+use crate::{
+    accounts::service::{AdminOutcome, ensure_admin},
+    app::Application,
+    config::Settings,
+    db,
+    notify::worker::Worker,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "nuancheng", version, about = "暖城之邀: the campus recruitment platform's API server")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (and the mail worker, unless server.run_worker = false).
+    Serve,
+    /// Apply, roll back or list schema migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: Option<MigrateAction>,
+    },
+    /// Run only the mail worker, for deployments that run it apart from the API.
+    Worker,
+    /// Create an admin account. An address that exists already is reported, not an error.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration (the default).
+    Up,
+    /// Roll back the last migration, or the last N.
+    Down {
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+pub async fn run(cli: Cli) -> Result<(), String> {
+    let settings = Settings::load().map_err(|e| e.to_string())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(settings.clone()).await?;
+            tracing::info!(
+                host = %settings.server.host,
+                port = app.port(),
+                environment = settings.environment.as_str(),
+                "listening; API docs at /docs/"
+            );
+            println!(
+                "nuancheng listening on http://{}:{} (API docs: /docs/)",
+                settings.server.host,
+                app.port()
+            );
+            app.run_until_stopped().await.map_err(|e| e.to_string())
+        }
+        Command::Migrate { action } => {
+            use migration::{Migrator, MigratorTrait};
+            let conn = db::connect(&settings.database).await.map_err(|e| e.to_string())?;
+            match action.unwrap_or(MigrateAction::Up) {
+                MigrateAction::Up => {
+                    Migrator::up(&conn, None).await.map_err(|e| e.to_string())?;
+                    println!("migrations applied");
+                }
+                MigrateAction::Down { steps } => {
+                    Migrator::down(&conn, Some(steps)).await.map_err(|e| e.to_string())?;
+                    println!("rolled back {steps} migration(s)");
+                }
+                MigrateAction::Status => {
+                    let applied = Migrator::get_applied_migrations(&conn).await.map_err(|e| e.to_string())?;
+                    let pending = Migrator::get_pending_migrations(&conn).await.map_err(|e| e.to_string())?;
+                    for m in &applied {
+                        println!("applied  {}", m.name());
+                    }
+                    for m in &pending {
+                        println!("pending  {}", m.name());
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Worker => {
+            let conn = db::connect(&settings.database).await.map_err(|e| e.to_string())?;
+            db::migrate_up(&conn).await.map_err(|e| e.to_string())?;
+            println!("mail worker running ({:?} transport)", settings.email.transport);
+            Worker::new(conn, settings.email.clone())?.run().await;
+            Ok(())
+        }
+        Command::CreateAdmin { email, password } => {
+            let conn = db::connect(&settings.database).await.map_err(|e| e.to_string())?;
+            db::migrate_up(&conn).await.map_err(|e| e.to_string())?;
+            match ensure_admin(&conn, &email, &password).await? {
+                AdminOutcome::Created(id) => println!("created admin {email} ({id})"),
+                AdminOutcome::AlreadyExists { id, role } => {
+                    println!("{email} exists already ({id}, role {role:?}); nothing changed")
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Settings: `config/default.toml` (also compiled in, so the binary runs from
+//! anywhere), then `config/<environment>.toml`, then `NUANCHENG__SECTION__KEY`
+//! environment variables, then `DATABASE_URL`.
+
+use std::path::{Path, PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// The JWT secret shipped in `config/default.toml`; production refuses it.
+pub const DEVELOPMENT_JWT_SECRET: &str = "development-only-secret-do-not-use-in-production";
+
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+impl Environment {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match std::env::var("NUANCHENG_ENV").as_deref() {
+            Err(_) | Ok("") | Ok("development") => Ok(Self::Development),
+            Ok("test") => Ok(Self::Test),
+            Ok("production") => Ok(Self::Production),
+            Ok(other) => Err(ConfigError::Invalid(format!(
+                "NUANCHENG_ENV must be development, test or production, not {other:?}"
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Test => "test",
+            Self::Production => "production",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    pub environment: Environment,
+    pub public_base_url: String,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub email: EmailSettings,
+    pub http: HttpSettings,
+    pub rate_limit: RateLimitSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub run_worker: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub sqlite_busy_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthSettings {
+    pub jwt_secret: String,
+    pub jwt_issuer: String,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_days: i64,
+    pub verify_email_ttl_hours: i64,
+    pub password_reset_ttl_hours: i64,
+    pub invitation_ttl_days: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailTransportKind {
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmailSettings {
+    pub transport: EmailTransportKind,
+    pub file_dir: PathBuf,
+    pub smtp_url: String,
+    pub from: String,
+    pub max_attempts: i32,
+    pub backoff_base_secs: u64,
+    pub backoff_max_secs: u64,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HttpSettings {
+    pub cors_origins: Vec<String>,
+    pub body_limit: usize,
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RateLimitSettings {
+    pub auth_per_minute: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration is invalid: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads the settings for the environment named by `NUANCHENG_ENV`, reading
+    /// files from `NUANCHENG_CONFIG_DIR` (default `./config`).
+    pub fn load() -> Result<Self, ConfigError> {
+        let environment = Environment::from_env()?;
+        let dir = std::env::var_os("NUANCHENG_CONFIG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("config"));
+        Self::load_from(environment, &dir)
+    }
+
+    pub fn load_from(environment: Environment, dir: &Path) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new()
+            .merge(Toml::string(DEFAULT_TOML))
+            .merge(Toml::file(dir.join("default.toml")))
+            .merge(Toml::file(dir.join(format!("{}.toml", environment.as_str()))))
+            .merge(Env::prefixed("NUANCHENG__").split("__"))
+            .merge(Serialized::default("environment", environment));
+        if let Ok(url) = std::env::var("DATABASE_URL")
+            && !url.is_empty()
+        {
+            figment = figment.merge(Serialized::default("database.url", url));
+        }
+        let settings: Settings = figment.extract().map_err(Box::new)?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Rules a deployment must meet before the server starts.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let secret = self.auth.jwt_secret.trim();
+        if secret.is_empty() {
+            return Err(ConfigError::Invalid("auth.jwt_secret is empty".into()));
+        }
+        if self.environment == Environment::Production {
+            if secret == DEVELOPMENT_JWT_SECRET {
+                return Err(ConfigError::Invalid(
+                    "production refuses the development JWT secret: set NUANCHENG__AUTH__JWT_SECRET"
+                        .into(),
+                ));
+            }
+            if secret.len() < 32 {
+                return Err(ConfigError::Invalid(
+                    "auth.jwt_secret must be at least 32 characters in production".into(),
+                ));
+            }
+        }
+        if self.email.max_attempts < 1 {
+            return Err(ConfigError::Invalid("email.max_attempts must be at least 1".into()));
+        }
+        if self.public_base_url.trim_end_matches('/').is_empty() {
+            return Err(ConfigError::Invalid("public_base_url is empty".into()));
+        }
+        Ok(())
+    }
+
+    /// A link into the frontend, e.g. `link("/verify-email", token)`.
+    pub fn link(&self, path: &str, token: &str) -> String {
+        format!(
+            "{}{}?token={}",
+            self.public_base_url.trim_end_matches('/'),
+            path,
+            token
+        )
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database.url.starts_with("sqlite:")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults(environment: Environment) -> Result<Settings, ConfigError> {
+        Settings::load_from(environment, Path::new("/nonexistent"))
+    }
+
+    #[test]
+    fn development_runs_with_embedded_defaults() {
+        let settings = defaults(Environment::Development).expect("defaults load");
+        assert_eq!(settings.server.port, 8080);
+        assert!(settings.is_sqlite());
+        assert_eq!(settings.email.transport, EmailTransportKind::File);
+    }
+
+    #[test]
+    fn production_refuses_the_development_secret() {
+        let mut settings = defaults(Environment::Development).unwrap();
+        settings.environment = Environment::Production;
+        assert!(settings.check().is_err());
+        settings.auth.jwt_secret = "  ".into();
+        assert!(settings.check().is_err());
+        settings.auth.jwt_secret = "a-real-secret-of-more-than-32-characters".into();
+        assert!(settings.check().is_ok());
+    }
+}

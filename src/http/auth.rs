@@ -1,0 +1,119 @@
+//! Who is calling. Each role is an extractor, so a handler's signature says
+//! who may call it: `Caller` (anyone signed in), `Organiser` (organisers and
+//! admins), `Admin`. The user is loaded on every request, so a disabled
+//! account or a changed role takes effect at once, not when a token expires.
+
+use std::{future::Future, pin::Pin};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use sea_orm::EntityTrait;
+use uuid::Uuid;
+
+use super::error::ApiError;
+use crate::{
+    app::AppState,
+    entities::users::{self, Role},
+};
+
+/// An authenticated, enabled user.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub id: Uuid,
+    pub role: Role,
+    pub employer_id: Option<Uuid>,
+    pub email: String,
+    pub full_name: String,
+}
+
+impl Caller {
+    pub fn is_staff(&self) -> bool {
+        matches!(self.role, Role::Organiser | Role::Admin)
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+async fn authenticate(state: web::Data<AppState>, token: Option<String>) -> Result<Caller, ApiError> {
+    let token = token.ok_or_else(|| {
+        ApiError::unauthorized("missing_token", "send Authorization: Bearer <access token>")
+    })?;
+    let claims = state
+        .jwt
+        .verify(&token)
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "the access token is invalid or expired"))?;
+    let user = users::Entity::find_by_id(claims.sub)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "the account no longer exists"))?;
+    if user.disabled_at.is_some() {
+        return Err(ApiError::unauthorized("account_disabled", "this account is disabled"));
+    }
+    Ok(Caller {
+        id: user.id,
+        role: user.role,
+        employer_id: user.employer_id,
+        email: user.email,
+        full_name: user.full_name,
+    })
+}
+
+type CallerFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = CallerFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("application state is missing"))?;
+            authenticate(state, token).await
+        })
+    }
+}
+
+macro_rules! role_extractor {
+    ($(#[$doc:meta])* $name:ident, [$($role:path),+], $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub Caller);
+
+        impl FromRequest for $name {
+            type Error = ApiError;
+            type Future = CallerFuture<Self>;
+
+            fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+                let caller = Caller::from_request(req, payload);
+                Box::pin(async move {
+                    let caller = caller.await?;
+                    if matches!(caller.role, $($role)|+) {
+                        Ok($name(caller))
+                    } else {
+                        Err(ApiError::Forbidden(concat!("only ", $what, " may do this").into()))
+                    }
+                })
+            }
+        }
+    };
+}
+
+role_extractor!(
+    /// The talent bureau's staff: organisers and admins.
+    Organiser, [Role::Organiser, Role::Admin], "organisers"
+);
+role_extractor!(
+    /// Administrators only.
+    Admin, [Role::Admin], "admins"
+);
+role_extractor!(
+    /// Students.
+    Candidate, [Role::Candidate], "candidates"
+);

@@ -1,0 +1,132 @@
+//! `Idempotency-Key` for writes that create something: the same key with the
+//! same body returns the first answer again and creates nothing new; the same
+//! key with another body is refused. A placeholder row claims the key before
+//! the work runs, so two simultaneous requests cannot both create.
+
+use std::{future::Future, pin::Pin};
+
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, http::StatusCode};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::error::{ApiError, is_unique_violation};
+use crate::{accounts::tokens::hash_token, db, entities::idempotency_keys};
+
+pub const HEADER: &str = "Idempotency-Key";
+
+/// The request's `Idempotency-Key`, if it sent one.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl FromRequest for IdempotencyKey {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let value = req.headers().get(HEADER).map(|v| v.to_str().map(str::to_owned));
+        Box::pin(async move {
+            match value {
+                None => Ok(Self(None)),
+                Some(Ok(key))
+                    if !key.is_empty()
+                        && key.len() <= 200
+                        && key.bytes().all(|b| b.is_ascii_graphic()) =>
+                {
+                    Ok(Self(Some(key)))
+                }
+                Some(_) => Err(ApiError::bad_request(
+                    "invalid_idempotency_key",
+                    "Idempotency-Key must be 1 to 200 printable ASCII characters",
+                )),
+            }
+        })
+    }
+}
+
+/// Runs `create` at most once per (scope, key). `scope` names the caller and
+/// the route; `request` is the parsed body, compared by hash on a replay.
+pub async fn once<R, F, Fut>(
+    db_conn: &DatabaseConnection,
+    key: IdempotencyKey,
+    scope: String,
+    request: &R,
+    create: F,
+) -> Result<HttpResponse, ApiError>
+where
+    R: Serialize,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<(StatusCode, serde_json::Value), ApiError>>,
+{
+    let respond = |status: StatusCode, body: &serde_json::Value| HttpResponse::build(status).json(body);
+    let Some(key) = key.0 else {
+        let (status, body) = create().await?;
+        return Ok(respond(status, &body));
+    };
+    let request_hash = hash_token(&serde_json::to_string(request).map_err(ApiError::internal)?);
+    let row_id = Uuid::now_v7();
+    let claimed = idempotency_keys::ActiveModel {
+        id: Set(row_id),
+        scope: Set(scope.clone()),
+        key: Set(key.clone()),
+        request_hash: Set(request_hash.clone()),
+        response_status: Set(None),
+        response_body: Set(None),
+        created_at: Set(db::now()),
+    }
+    .insert(db_conn)
+    .await;
+    match claimed {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => {
+            use idempotency_keys::Column as C;
+            let first = idempotency_keys::Entity::find()
+                .filter(C::Scope.eq(&scope))
+                .filter(C::Key.eq(&key))
+                .one(db_conn)
+                .await?
+                .ok_or_else(|| ApiError::conflict("idempotency_in_progress", "retry shortly"))?;
+            if first.request_hash != request_hash {
+                return Err(ApiError::rule(
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with another request body",
+                ));
+            }
+            return match (first.response_status, first.response_body) {
+                (Some(status), Some(body)) => {
+                    let status = StatusCode::from_u16(status as u16).map_err(ApiError::internal)?;
+                    let body: serde_json::Value =
+                        serde_json::from_str(&body).map_err(ApiError::internal)?;
+                    let mut response = respond(status, &body);
+                    response.headers_mut().insert(
+                        actix_web::http::header::HeaderName::from_static("idempotency-replayed"),
+                        actix_web::http::header::HeaderValue::from_static("true"),
+                    );
+                    Ok(response)
+                }
+                _ => Err(ApiError::conflict(
+                    "idempotency_in_progress",
+                    "a request with this Idempotency-Key is still being processed",
+                )),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    }
+    match create().await {
+        Ok((status, body)) => {
+            idempotency_keys::ActiveModel {
+                id: Set(row_id),
+                response_status: Set(Some(i32::from(status.as_u16()))),
+                response_body: Set(Some(body.to_string())),
+                ..Default::default()
+            }
+            .update(db_conn)
+            .await?;
+            Ok(respond(status, &body))
+        }
+        Err(err) => {
+            // Nothing was created: free the key so a corrected retry can use it.
+            idempotency_keys::Entity::delete_by_id(row_id).exec(db_conn).await?;
+            Err(err)
+        }
+    }
+}

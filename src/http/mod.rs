@@ -1,0 +1,16 @@
+//! What every route shares: errors, JSON bodies, auth extractors,
+//! pagination, idempotency keys, rate limits, request ids and metrics.
+
+pub mod auth;
+pub mod error;
+pub mod idempotency;
+pub mod json;
+pub mod metrics;
+pub mod pagination;
+pub mod ratelimit;
+pub mod request_id;
+
+pub use auth::{Admin, Caller, Candidate, Organiser};
+pub use error::{ApiError, FieldError, FieldErrors};
+pub use json::Json;
+pub use pagination::{Page, PageQuery};

@@ -1,0 +1,16 @@
+//! 暖城之邀 (Invitation from the Warm City): the API behind Ordos's campus
+//! recruitment campaign. See docs/architecture.md for the rooms of this house.
+
+pub mod accounts;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod entities;
+pub mod events;
+pub mod http;
+pub mod notify;
+pub mod openapi;
+pub mod ops;
+pub mod telemetry;

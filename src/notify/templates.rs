@@ -1,0 +1,151 @@
+//! Email templates: a subject, a plain-text part and an HTML part, Chinese
+//! first with an English line, rendered from data. Every value that reaches
+//! the HTML part is escaped.
+
+/// A rendered email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub kind: &'static str,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Builds both parts from the same paragraphs, so they never drift apart.
+struct Layout {
+    kind: &'static str,
+    subject: String,
+    greeting: String,
+    paragraphs: Vec<String>,
+    action: Option<(String, String)>,
+}
+
+impl Layout {
+    fn render(self) -> Rendered {
+        let mut text = format!("{}\n\n", self.greeting);
+        let mut html = format!(
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\
+             <body style=\"font-family:sans-serif;line-height:1.6\"><p>{}</p>",
+            escape(&self.subject),
+            escape(&self.greeting)
+        );
+        for paragraph in &self.paragraphs {
+            text.push_str(paragraph);
+            text.push_str("\n\n");
+            html.push_str("<p>");
+            html.push_str(&escape(paragraph).replace('\n', "<br>"));
+            html.push_str("</p>");
+        }
+        if let Some((label, url)) = &self.action {
+            text.push_str(&format!("{label}: {url}\n\n"));
+            html.push_str(&format!(
+                "<p><a href=\"{}\">{}</a></p>",
+                escape(url),
+                escape(label)
+            ));
+        }
+        let footer = "暖城之邀 · 鄂尔多斯市招才引智\nInvitation from the Warm City · Ordos talent recruitment";
+        text.push_str("--\n");
+        text.push_str(footer);
+        text.push('\n');
+        html.push_str(&format!(
+            "<hr><p style=\"color:#888;font-size:12px\">{}</p></body></html>",
+            escape(footer).replace('\n', "<br>")
+        ));
+        Rendered {
+            kind: self.kind,
+            subject: self.subject,
+            text,
+            html,
+        }
+    }
+}
+
+pub fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn greeting(name: &str) -> String {
+    format!("{name}，您好！ / Dear {name},")
+}
+
+pub fn verify_email(full_name: &str, link: &str, ttl_hours: i64) -> Rendered {
+    Layout {
+        kind: "verify_email",
+        subject: "请验证您的邮箱 · Verify your email address".into(),
+        greeting: greeting(full_name),
+        paragraphs: vec![
+            format!(
+                "感谢您注册“暖城之邀”。请在 {ttl_hours} 小时内点击下方链接验证邮箱。\n\
+                 Thank you for signing up. Please verify your address within {ttl_hours} hours."
+            ),
+            "如果这不是您本人的操作，请忽略此邮件。\nIf you did not sign up, ignore this email.".into(),
+        ],
+        action: Some(("验证邮箱 / Verify email".into(), link.into())),
+    }
+    .render()
+}
+
+pub fn password_reset(full_name: &str, link: &str, ttl_hours: i64) -> Rendered {
+    Layout {
+        kind: "password_reset",
+        subject: "重置您的密码 · Reset your password".into(),
+        greeting: greeting(full_name),
+        paragraphs: vec![
+            format!(
+                "我们收到了重置密码的请求。链接 {ttl_hours} 小时内有效，只能使用一次。\n\
+                 We received a request to reset your password. The link works once, for {ttl_hours} hours."
+            ),
+            "如果这不是您本人的操作，您的密码不会改变。\nIf you did not ask for this, your password stays as it is.".into(),
+        ],
+        action: Some(("重置密码 / Reset password".into(), link.into())),
+    }
+    .render()
+}
+
+pub fn invitation(role_label_zh: &str, role_label_en: &str, employer: Option<&str>, link: &str, ttl_days: i64) -> Rendered {
+    let at = employer
+        .map(|name| format!("（{name}）"))
+        .unwrap_or_default();
+    let at_en = employer.map(|name| format!(" for {name}")).unwrap_or_default();
+    Layout {
+        kind: "invitation",
+        subject: format!("邀请您加入暖城之邀 · You are invited as {role_label_en}"),
+        greeting: "您好！ / Hello,".into(),
+        paragraphs: vec![
+            format!(
+                "鄂尔多斯市人才工作部门邀请您以{role_label_zh}{at}的身份加入“暖城之邀”平台。邀请 {ttl_days} 天内有效。\n\
+                 You are invited to join the 暖城之邀 platform as {role_label_en}{at_en}. The invitation is valid for {ttl_days} days."
+            ),
+        ],
+        action: Some(("接受邀请 / Accept the invitation".into(), link.into())),
+    }
+    .render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_carry_the_link_and_escape_html() {
+        let mail = verify_email("<李雷>", "http://x/verify?token=a&b", 48);
+        assert!(mail.subject.starts_with("请验证"));
+        assert!(mail.text.contains("<李雷>"));
+        assert!(mail.text.contains("http://x/verify?token=a&b"));
+        assert!(mail.html.contains("&lt;李雷&gt;"));
+        assert!(mail.html.contains("href=\"http://x/verify?token=a&amp;b\""));
+        assert!(!mail.html.contains("<李雷>"));
+    }
+}

@@ -1,0 +1,76 @@
+//! Where emails go: an SMTP server (production), or .eml files in a folder
+//! (the embedded default, so a laptop needs no mail server).
+
+use lettre::{
+    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Attachment as MailAttachment, Mailbox, MultiPart, header::ContentType},
+};
+
+use super::outbox::Attachment;
+use crate::{
+    config::{EmailSettings, EmailTransportKind},
+    entities::notifications,
+};
+
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    File(AsyncFileTransport<Tokio1Executor>),
+}
+
+impl Transport {
+    pub fn from_settings(settings: &EmailSettings) -> Result<Self, String> {
+        match settings.transport {
+            EmailTransportKind::Smtp => {
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
+                    .map_err(|e| format!("email.smtp_url {:?}: {e}", settings.smtp_url))?
+                    .timeout(Some(std::time::Duration::from_secs(20)))
+                    .build();
+                Ok(Self::Smtp(transport))
+            }
+            EmailTransportKind::File => {
+                std::fs::create_dir_all(&settings.file_dir).map_err(|e| {
+                    format!("cannot create {}: {e}", settings.file_dir.display())
+                })?;
+                Ok(Self::File(AsyncFileTransport::new(&settings.file_dir)))
+            }
+        }
+    }
+
+    pub async fn send(&self, from: &str, row: &notifications::Model) -> Result<(), String> {
+        let message = build_message(from, row)?;
+        match self {
+            Self::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+            Self::File(t) => t.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+fn build_message(from: &str, row: &notifications::Model) -> Result<Message, String> {
+    let from: Mailbox = from.parse().map_err(|e| format!("email.from: {e}"))?;
+    let to: Mailbox = row
+        .to_email
+        .parse()
+        .map_err(|e| format!("recipient {:?}: {e}", row.to_email))?;
+    let body = MultiPart::alternative_plain_html(row.text_body.clone(), row.html_body.clone());
+    let attachments: Vec<Attachment> = match &row.attachments {
+        Some(value) => serde_json::from_value(value.clone()).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    let builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(row.subject.clone())
+        .message_id(Some(format!("<{}@nuancheng>", row.id)));
+    let message = if attachments.is_empty() {
+        builder.multipart(body)
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(body);
+        for a in attachments {
+            let content_type = ContentType::parse(&a.content_type)
+                .map_err(|e| format!("attachment {}: {e}", a.filename))?;
+            mixed = mixed.singlepart(MailAttachment::new(a.filename).body(a.content, content_type));
+        }
+        builder.multipart(mixed)
+    };
+    message.map_err(|e| e.to_string())
+}

@@ -1,0 +1,63 @@
+//! The OpenAPI 3 document, generated from the handlers and DTOs.
+
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+};
+
+use crate::{accounts, events, http, notify, ops};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "暖城之邀 API",
+        description = "Campus recruitment for Ordos: events, registrations, check-in and intents to join (引进意向). \
+Errors are application/problem+json with a stable `code`.",
+        version = "1.0.0"
+    ),
+    servers((url = "/", description = "this server")),
+    paths(
+        accounts::routes::signup,
+        accounts::routes::login,
+        accounts::routes::refresh,
+        accounts::routes::logout,
+        accounts::routes::verify_email,
+        accounts::routes::password_reset,
+        accounts::routes::password_reset_confirm,
+        accounts::routes::accept_invitation,
+        accounts::routes::me,
+        accounts::routes::update_me,
+        accounts::routes::invite,
+        accounts::routes::list_users,
+        accounts::routes::update_user,
+        events::employers::create,
+        events::employers::list,
+        events::employers::get,
+        events::employers::update,
+        notify::routes::list,
+        notify::routes::retry,
+        ops::healthz,
+        ops::readyz,
+        ops::metrics,
+    ),
+    components(schemas(http::error::Problem, http::error::FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts", description = "Signup, login, tokens, invitations, users"),
+        (name = "employers", description = "Employers that recruit at events"),
+        (name = "notifications", description = "The mail outbox (admins)"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
