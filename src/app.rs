@@ -73,7 +73,8 @@ impl Application {
             actix_web::rt::spawn(worker.run());
         }
         let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(&address).map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        let listener =
+            TcpListener::bind(&address).map_err(|e| format!("cannot listen on {address}: {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let workers = settings.server.workers;
         let state = web::Data::new(AppState::new(conn, settings));
@@ -82,19 +83,25 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(shared.clone())
-                .app_data(web::PathConfig::default().error_handler(|err: PathError, _| {
-                    tracing::debug!(error = %err, "unparsable path parameter");
-                    ApiError::NotFound("resource").into()
-                }))
-                .app_data(web::QueryConfig::default().error_handler(|err: QueryPayloadError, _| {
-                    ApiError::bad_request("invalid_query", err.to_string()).into()
-                }))
+                .app_data(
+                    web::PathConfig::default().error_handler(|err: PathError, _| {
+                        tracing::debug!(error = %err, "unparsable path parameter");
+                        ApiError::NotFound("resource").into()
+                    }),
+                )
+                .app_data(
+                    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _| {
+                        ApiError::bad_request("invalid_query", err.to_string()).into()
+                    }),
+                )
                 .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
                 .wrap(cors(&shared.settings))
                 .wrap(from_fn(request_id::observe))
                 .configure(ops::configure)
                 // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi.clone()))
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi.clone()),
+                )
                 .service(
                     web::scope("/api/v1")
                         .configure(accounts::routes::configure)
@@ -135,7 +142,10 @@ fn cors(settings: &Settings) -> Cors {
             header::ACCEPT,
             header::HeaderName::from_static("idempotency-key"),
         ])
-        .expose_headers([header::HeaderName::from_static(request_id::HEADER), header::RETRY_AFTER])
+        .expose_headers([
+            header::HeaderName::from_static(request_id::HEADER),
+            header::RETRY_AFTER,
+        ])
         .max_age(3600);
     for origin in &settings.http.cors_origins {
         cors = cors.allowed_origin(origin);
@@ -156,7 +166,9 @@ async fn docs_redirect() -> HttpResponse {
 
 /// Gives a problem+json body to error responses that actix makes on its own
 /// (405 for a known path with another method, and the like).
-fn problem_for_bare_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+fn problem_for_bare_errors<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let is_problem = res
         .headers()
         .get(header::CONTENT_TYPE)
@@ -167,7 +179,9 @@ fn problem_for_bare_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<Erro
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let error = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::bad_request("method_not_allowed", "this path does not take this method"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::bad_request("method_not_allowed", "this path does not take this method")
+        }
         StatusCode::NOT_FOUND => ApiError::NotFound("route"),
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: 0 },
         s if s.is_server_error() => ApiError::internal(format!("{s} without a body")),

@@ -11,7 +11,11 @@ use crate::{
 };
 
 #[derive(Debug, Parser)]
-#[command(name = "nuancheng", version, about = "暖城之邀: the campus recruitment platform's API server")]
+#[command(
+    name = "nuancheng",
+    version,
+    about = "暖城之邀: the campus recruitment platform's API server"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -70,19 +74,27 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Migrate { action } => {
             use migration::{Migrator, MigratorTrait};
-            let conn = db::connect(&settings.database).await.map_err(|e| e.to_string())?;
+            let conn = db::connect(&settings.database)
+                .await
+                .map_err(|e| e.to_string())?;
             match action.unwrap_or(MigrateAction::Up) {
                 MigrateAction::Up => {
                     Migrator::up(&conn, None).await.map_err(|e| e.to_string())?;
                     println!("migrations applied");
                 }
                 MigrateAction::Down { steps } => {
-                    Migrator::down(&conn, Some(steps)).await.map_err(|e| e.to_string())?;
+                    Migrator::down(&conn, Some(steps))
+                        .await
+                        .map_err(|e| e.to_string())?;
                     println!("rolled back {steps} migration(s)");
                 }
                 MigrateAction::Status => {
-                    let applied = Migrator::get_applied_migrations(&conn).await.map_err(|e| e.to_string())?;
-                    let pending = Migrator::get_pending_migrations(&conn).await.map_err(|e| e.to_string())?;
+                    let applied = Migrator::get_applied_migrations(&conn)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let pending = Migrator::get_pending_migrations(&conn)
+                        .await
+                        .map_err(|e| e.to_string())?;
                     for m in &applied {
                         println!("applied  {}", m.name());
                     }
@@ -94,14 +106,21 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Worker => {
-            let conn = db::connect(&settings.database).await.map_err(|e| e.to_string())?;
+            let conn = db::connect(&settings.database)
+                .await
+                .map_err(|e| e.to_string())?;
             db::migrate_up(&conn).await.map_err(|e| e.to_string())?;
-            println!("mail worker running ({:?} transport)", settings.email.transport);
+            println!(
+                "mail worker running ({:?} transport)",
+                settings.email.transport
+            );
             Worker::new(conn, settings.email.clone())?.run().await;
             Ok(())
         }
         Command::CreateAdmin { email, password } => {
-            let conn = db::connect(&settings.database).await.map_err(|e| e.to_string())?;
+            let conn = db::connect(&settings.database)
+                .await
+                .map_err(|e| e.to_string())?;
             db::migrate_up(&conn).await.map_err(|e| e.to_string())?;
             match ensure_admin(&conn, &email, &password).await? {
                 AdminOutcome::Created(id) => println!("created admin {email} ({id})"),

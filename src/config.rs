@@ -136,7 +136,9 @@ impl Settings {
         let mut figment = Figment::new()
             .merge(Toml::string(DEFAULT_TOML))
             .merge(Toml::file(dir.join("default.toml")))
-            .merge(Toml::file(dir.join(format!("{}.toml", environment.as_str()))))
+            .merge(Toml::file(
+                dir.join(format!("{}.toml", environment.as_str())),
+            ))
             .merge(Env::prefixed("NUANCHENG__").split("__"))
             .merge(Serialized::default("environment", environment));
         if let Ok(url) = std::env::var("DATABASE_URL")
@@ -169,7 +171,9 @@ impl Settings {
             }
         }
         if self.email.max_attempts < 1 {
-            return Err(ConfigError::Invalid("email.max_attempts must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "email.max_attempts must be at least 1".into(),
+            ));
         }
         if self.public_base_url.trim_end_matches('/').is_empty() {
             return Err(ConfigError::Invalid("public_base_url is empty".into()));

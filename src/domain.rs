@@ -16,8 +16,15 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, FieldError> 
             format!("must be at most {max} characters"),
         ));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(FieldError::new(field, "invalid", "must not contain control characters"));
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(FieldError::new(
+            field,
+            "invalid",
+            "must not contain control characters",
+        ));
     }
     Ok(value.to_owned())
 }
@@ -47,7 +54,11 @@ impl Email {
             return Err(FieldError::new(field, "required", "must not be empty"));
         }
         if value.len() > 254 {
-            return Err(FieldError::new(field, "too_long", "must be at most 254 characters"));
+            return Err(FieldError::new(
+                field,
+                "too_long",
+                "must be at most 254 characters",
+            ));
         }
         let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
         let domain_ok = domain.contains('.')
@@ -59,7 +70,9 @@ impl Email {
                 .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
         let local_ok = !local.is_empty()
             && local.len() <= 64
-            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"@".contains(c));
+            && !local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"@".contains(c));
         if domain_ok && local_ok {
             Ok(Self(value))
         } else {
@@ -84,10 +97,18 @@ impl Password {
     pub fn parse(field: &str, value: &str) -> Result<Self, FieldError> {
         let count = value.chars().count();
         if count < 8 {
-            return Err(FieldError::new(field, "too_short", "must be at least 8 characters"));
+            return Err(FieldError::new(
+                field,
+                "too_short",
+                "must be at least 8 characters",
+            ));
         }
         if count > 128 {
-            return Err(FieldError::new(field, "too_long", "must be at most 128 characters"));
+            return Err(FieldError::new(
+                field,
+                "too_long",
+                "must be at most 128 characters",
+            ));
         }
         if !value.chars().any(char::is_alphabetic) || !value.chars().any(|c| c.is_ascii_digit()) {
             return Err(FieldError::new(
@@ -117,14 +138,15 @@ pub struct Phone(String);
 
 impl Phone {
     pub fn parse(field: &str, value: &str) -> Result<Self, FieldError> {
-        let digits: String = value
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-'))
-            .collect();
+        let digits: String = value.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
         let digits = digits
             .strip_prefix("+86")
             .or_else(|| digits.strip_prefix("0086"))
-            .or_else(|| (digits.len() == 13).then(|| digits.strip_prefix("86")).flatten())
+            .or_else(|| {
+                (digits.len() == 13)
+                    .then(|| digits.strip_prefix("86"))
+                    .flatten()
+            })
             .unwrap_or(&digits);
         let bytes = digits.as_bytes();
         let ok = bytes.len() == 11
@@ -134,7 +156,11 @@ impl Phone {
         if ok {
             Ok(Self(digits.to_owned()))
         } else {
-            Err(FieldError::new(field, "invalid", "is not a mainland China mobile number"))
+            Err(FieldError::new(
+                field,
+                "invalid",
+                "is not a mainland China mobile number",
+            ))
         }
     }
 
@@ -148,7 +174,11 @@ pub fn graduation_year(field: &str, value: i32) -> Result<i32, FieldError> {
     if (1950..=2100).contains(&value) {
         Ok(value)
     } else {
-        Err(FieldError::new(field, "out_of_range", "must be a year between 1950 and 2100"))
+        Err(FieldError::new(
+            field,
+            "out_of_range",
+            "must be a year between 1950 and 2100",
+        ))
     }
 }
 
@@ -158,7 +188,9 @@ pub fn graduation_year(field: &str, value: i32) -> Result<i32, FieldError> {
 pub struct CreditCode(String);
 
 const CREDIT_ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-const CREDIT_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const CREDIT_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 impl CreditCode {
     pub fn parse(field: &str, value: &str) -> Result<Self, FieldError> {
@@ -179,10 +211,18 @@ impl CreditCode {
                 }
             }
         }
-        let sum: u32 = digits[..17].iter().zip(CREDIT_WEIGHTS).map(|(d, w)| d * w).sum();
+        let sum: u32 = digits[..17]
+            .iter()
+            .zip(CREDIT_WEIGHTS)
+            .map(|(d, w)| d * w)
+            .sum();
         let check = (31 - sum % 31) % 31;
         if digits[17] != check {
-            return Err(FieldError::new(field, "checksum", "the check character does not match"));
+            return Err(FieldError::new(
+                field,
+                "checksum",
+                "the check character does not match",
+            ));
         }
         Ok(Self(value))
     }
@@ -202,7 +242,9 @@ mod tests {
             assert!(Email::parse("email", ok).is_ok(), "should accept {ok:?}");
         }
         assert_eq!(Email::parse("email", "A@B.CN").unwrap().as_str(), "a@b.cn");
-        for bad in ["", "plain", "a@b", "a@.cn", "a b@c.cn", "@c.cn", "a@b..cn", "a@b.cn."] {
+        for bad in [
+            "", "plain", "a@b", "a@.cn", "a b@c.cn", "@c.cn", "a@b..cn", "a@b.cn.",
+        ] {
             assert!(Email::parse("email", bad).is_err(), "should refuse {bad:?}");
         }
     }
@@ -211,10 +253,21 @@ mod tests {
     fn passwords() {
         assert!(Password::parse("password", "abcd1234").is_ok());
         assert!(Password::parse("password", "暖城之邀2026ab").is_ok());
-        for (bad, code) in [("abc123", "too_short"), ("abcdefgh", "too_weak"), ("12345678", "too_weak")] {
-            assert_eq!(Password::parse("password", bad).unwrap_err().code, code, "{bad}");
+        for (bad, code) in [
+            ("abc123", "too_short"),
+            ("abcdefgh", "too_weak"),
+            ("12345678", "too_weak"),
+        ] {
+            assert_eq!(
+                Password::parse("password", bad).unwrap_err().code,
+                code,
+                "{bad}"
+            );
         }
-        assert_eq!(format!("{:?}", Password::parse("p", "abcd1234").unwrap()), "Password(***)");
+        assert_eq!(
+            format!("{:?}", Password::parse("p", "abcd1234").unwrap()),
+            "Password(***)"
+        );
     }
 
     #[test]
@@ -224,9 +277,19 @@ mod tests {
             ("+86 138-0013-8000", "13800138000"),
             ("8619912345678", "19912345678"),
         ] {
-            assert_eq!(Phone::parse("phone", ok).unwrap().into_inner(), digits, "{ok}");
+            assert_eq!(
+                Phone::parse("phone", ok).unwrap().into_inner(),
+                digits,
+                "{ok}"
+            );
         }
-        for bad in ["12800138000", "1380013800", "138001380001", "abc", "010-12345678"] {
+        for bad in [
+            "12800138000",
+            "1380013800",
+            "138001380001",
+            "abc",
+            "010-12345678",
+        ] {
             assert!(Phone::parse("phone", bad).is_err(), "should refuse {bad}");
         }
     }
@@ -242,15 +305,26 @@ mod tests {
 
     #[test]
     fn credit_codes() {
-        for ok in ["91350100M000100Y43", "91110000802100433B", " 91350100m000100y43 "] {
-            assert!(CreditCode::parse("credit_code", ok).is_ok(), "should accept {ok:?}");
+        for ok in [
+            "91350100M000100Y43",
+            "91110000802100433B",
+            " 91350100m000100y43 ",
+        ] {
+            assert!(
+                CreditCode::parse("credit_code", ok).is_ok(),
+                "should accept {ok:?}"
+            );
         }
         for (bad, code) in [
             ("91350100M000100Y44", "checksum"),
             ("91350100M000100Y4", "invalid"),
             ("91350100M000100I43", "invalid"),
         ] {
-            assert_eq!(CreditCode::parse("credit_code", bad).unwrap_err().code, code, "{bad}");
+            assert_eq!(
+                CreditCode::parse("credit_code", bad).unwrap_err().code,
+                code,
+                "{bad}"
+            );
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::{
     app::AppState,
     db,
     entities::notifications,
-    http::{ApiError, error::Problem},
+    http::{ApiError, error::Problem, metrics::Gauge},
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -29,7 +29,9 @@ pub struct Health {
 /// The process is alive.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok".into() })
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// The database answers.
@@ -37,13 +39,19 @@ pub async fn healthz() -> HttpResponse {
     responses((status = 200, body = Health), (status = 503, body = Problem)))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match db::ping(&state.db).await {
-        Ok(()) => HttpResponse::Ok().json(Health { status: "ready".into() }),
+        Ok(()) => HttpResponse::Ok().json(Health {
+            status: "ready".into(),
+        }),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            let problem = ApiError::rule("database_unavailable", "the database does not answer").to_problem();
+            let problem =
+                ApiError::rule("database_unavailable", "the database does not answer").to_problem();
             HttpResponse::ServiceUnavailable()
                 .content_type("application/problem+json")
-                .json(Problem { status: 503, ..problem })
+                .json(Problem {
+                    status: 503,
+                    ..problem
+                })
         }
     }
 }
@@ -71,11 +79,21 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     let get = |s: &str| counts.iter().find(|c| c.status == s).map_or(0, |c| c.count);
     let (pending, sent, failed) = (get("pending"), get("sent"), get("failed"));
     let help = "Emails in the outbox, by status.";
-    let gauges: [(&str, &str, &[(&str, &str)], i64); 3] = [
-        ("outbox_emails", help, &[("status", "pending")], pending),
-        ("outbox_emails", help, &[("status", "sent")], sent),
-        ("outbox_emails", help, &[("status", "failed")], failed),
+    let labels = [
+        [("status", "pending")],
+        [("status", "sent")],
+        [("status", "failed")],
     ];
+    let gauges: Vec<Gauge<'_>> = labels
+        .iter()
+        .zip([pending, sent, failed])
+        .map(|(labels, value)| Gauge {
+            name: "outbox_emails",
+            help,
+            labels,
+            value,
+        })
+        .collect();
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render(&gauges)))

@@ -24,7 +24,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        unique_index(manager, "employers", "ux_employers_credit_code", &["credit_code"]).await?;
+        unique_index(
+            manager,
+            "employers",
+            "ux_employers_credit_code",
+            &["credit_code"],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -63,7 +69,13 @@ impl MigrationTrait for Migration {
             )
             .await?;
         unique_index(manager, "users", "ux_users_email", &["email"]).await?;
-        unique_index(manager, "users", "ux_users_referral_code", &["referral_code"]).await?;
+        unique_index(
+            manager,
+            "users",
+            "ux_users_referral_code",
+            &["referral_code"],
+        )
+        .await?;
         plain_index(manager, "users", "ix_users_role", &["role", "id"]).await?;
 
         manager
@@ -88,8 +100,20 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        unique_index(manager, "refresh_tokens", "ux_refresh_tokens_hash", &["token_hash"]).await?;
-        plain_index(manager, "refresh_tokens", "ix_refresh_tokens_family", &["family_id"]).await?;
+        unique_index(
+            manager,
+            "refresh_tokens",
+            "ux_refresh_tokens_hash",
+            &["token_hash"],
+        )
+        .await?;
+        plain_index(
+            manager,
+            "refresh_tokens",
+            "ix_refresh_tokens_family",
+            &["family_id"],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -112,7 +136,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        unique_index(manager, "action_tokens", "ux_action_tokens_hash", &["token_hash"]).await?;
+        unique_index(
+            manager,
+            "action_tokens",
+            "ux_action_tokens_hash",
+            &["token_hash"],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -142,7 +172,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        unique_index(manager, "invitations", "ux_invitations_hash", &["token_hash"]).await?;
+        unique_index(
+            manager,
+            "invitations",
+            "ux_invitations_hash",
+            &["token_hash"],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -158,7 +194,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        unique_index(manager, "idempotency_keys", "ux_idempotency_scope_key", &["scope", "key"]).await
+        unique_index(
+            manager,
+            "idempotency_keys",
+            "ux_idempotency_scope_key",
+            &["scope", "key"],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -170,7 +212,9 @@ impl MigrationTrait for Migration {
             "users",
             "employers",
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -39,7 +39,13 @@ impl MigrationTrait for Migration {
             &["status", "next_attempt_at"],
         )
         .await?;
-        plain_index(manager, "notifications", "ix_notifications_to", &["to_email"]).await
+        plain_index(
+            manager,
+            "notifications",
+            "ix_notifications_to",
+            &["to_email"],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

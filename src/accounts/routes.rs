@@ -21,7 +21,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/auth/logout", web::post().to(logout))
         .route("/auth/verify-email", web::post().to(verify_email))
         .route("/auth/password-reset", web::post().to(password_reset))
-        .route("/auth/password-reset/confirm", web::post().to(password_reset_confirm))
+        .route(
+            "/auth/password-reset/confirm",
+            web::post().to(password_reset_confirm),
+        )
         .route("/auth/accept-invitation", web::post().to(accept_invitation))
         .route("/me", web::get().to(me))
         .route("/me", web::patch().to(update_me))
@@ -31,9 +34,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn limit(state: &AppState, req: &HttpRequest, group: &'static str) -> Result<(), ApiError> {
-    state
-        .limiter
-        .check(group, client_ip(req, state.settings.http.trust_forwarded_for))
+    state.limiter.check(
+        group,
+        client_ip(req, state.settings.http.trust_forwarded_for),
+    )
 }
 
 fn json_value<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {
@@ -73,7 +77,10 @@ pub async fn login(
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "accounts", request_body = RefreshRequest,
     responses((status = 200, body = AuthResponse),
         (status = 401, body = Problem, description = "invalid_refresh_token, refresh_token_reused, refresh_token_expired")))]
-pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
     let session = service::refresh(&state, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(session))
 }
@@ -81,7 +88,10 @@ pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> 
 /// End the session of a refresh token.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts", request_body = RefreshRequest,
     responses((status = 204)))]
-pub async fn logout(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
     service::logout(&state, body.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -89,7 +99,10 @@ pub async fn logout(state: web::Data<AppState>, body: Json<RefreshRequest>) -> R
 /// Confirm an email address with the token from the verification email.
 #[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "accounts", request_body = TokenRequest,
     responses((status = 204), (status = 422, body = Problem, description = "invalid_token")))]
-pub async fn verify_email(state: web::Data<AppState>, body: Json<TokenRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn verify_email(
+    state: web::Data<AppState>,
+    body: Json<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
     service::verify_email(&state, body.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

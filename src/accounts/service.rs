@@ -22,8 +22,7 @@ use crate::{
         users::{self, Role},
     },
     http::{
-        ApiError, FieldError, FieldErrors, Page,
-        error::is_unique_violation,
+        ApiError, FieldError, FieldErrors, Page, error::is_unique_violation,
         pagination::PageRequest,
     },
     notify::{self, templates},
@@ -138,10 +137,16 @@ async fn enqueue_verification<C: ConnectionTrait>(
     user: &users::Model,
 ) -> Result<(), ApiError> {
     let hours = state.settings.auth.verify_email_ttl_hours;
-    let token = new_action_token(conn, user.id, Purpose::VerifyEmail, TimeDelta::hours(hours)).await?;
+    let token =
+        new_action_token(conn, user.id, Purpose::VerifyEmail, TimeDelta::hours(hours)).await?;
     let link = state.settings.link("/verify-email", &token);
-    notify::enqueue(conn, &user.email, templates::verify_email(&user.full_name, &link, hours), vec![])
-        .await?;
+    notify::enqueue(
+        conn,
+        &user.email,
+        templates::verify_email(&user.full_name, &link, hours),
+        vec![],
+    )
+    .await?;
     Ok(())
 }
 
@@ -161,11 +166,35 @@ pub async fn signup(state: &AppState, input: SignupRequest) -> Result<AuthRespon
     );
     let university = errors.take(domain::text("university", &input.university, 100));
     let major = errors.take(domain::text("major", &input.major, 100));
-    let graduation_year = errors.take(domain::graduation_year("graduation_year", input.graduation_year));
-    let referral = errors.take(domain::optional_text("referral_code", input.referral_code.as_deref(), 16));
+    let graduation_year = errors.take(domain::graduation_year(
+        "graduation_year",
+        input.graduation_year,
+    ));
+    let referral = errors.take(domain::optional_text(
+        "referral_code",
+        input.referral_code.as_deref(),
+        16,
+    ));
     errors.finish()?;
-    let (Some(email), Some(password), Some(full_name), Some(phone), Some(university), Some(major), Some(graduation_year), Some(referral)) =
-        (email, password, full_name, phone, university, major, graduation_year, referral)
+    let (
+        Some(email),
+        Some(password),
+        Some(full_name),
+        Some(phone),
+        Some(university),
+        Some(major),
+        Some(graduation_year),
+        Some(referral),
+    ) = (
+        email,
+        password,
+        full_name,
+        phone,
+        university,
+        major,
+        graduation_year,
+        referral,
+    )
     else {
         unreachable!("FieldErrors::finish returned early on every missing value")
     };
@@ -179,7 +208,9 @@ pub async fn signup(state: &AppState, input: SignupRequest) -> Result<AuthRespon
                 .filter(users::Column::ReferralCode.eq(code.to_uppercase()))
                 .one(&txn)
                 .await?
-                .ok_or_else(|| ApiError::field("referral_code", "unknown", "no user has this referral code"))?
+                .ok_or_else(|| {
+                    ApiError::field("referral_code", "unknown", "no user has this referral code")
+                })?
                 .id,
         ),
     };
@@ -205,7 +236,13 @@ pub async fn signup(state: &AppState, input: SignupRequest) -> Result<AuthRespon
     }
     .insert(&txn)
     .await
-    .map_err(|e| if is_unique_violation(&e) { email_taken() } else { e.into() })?;
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            email_taken()
+        } else {
+            e.into()
+        }
+    })?;
     enqueue_verification(&txn, state, &user).await?;
     let session = start_session(&txn, state, user, None).await?;
     txn.commit().await?;
@@ -226,7 +263,10 @@ pub async fn login(state: &AppState, input: LoginRequest) -> Result<AuthResponse
     }
     let user = user.ok_or_else(invalid)?;
     if user.disabled_at.is_some() {
-        return Err(ApiError::unauthorized("account_disabled", "this account is disabled"));
+        return Err(ApiError::unauthorized(
+            "account_disabled",
+            "this account is disabled",
+        ));
     }
     start_session(&state.db, state, user, None).await
 }
@@ -248,7 +288,8 @@ async fn revoke_family<C: ConnectionTrait>(conn: &C, family_id: Uuid) -> Result<
 #[tracing::instrument(skip_all)]
 pub async fn refresh(state: &AppState, input: RefreshRequest) -> Result<AuthResponse, ApiError> {
     use refresh_tokens::Column as C;
-    let invalid = || ApiError::unauthorized("invalid_refresh_token", "the refresh token is invalid");
+    let invalid =
+        || ApiError::unauthorized("invalid_refresh_token", "the refresh token is invalid");
     let row = refresh_tokens::Entity::find()
         .filter(C::TokenHash.eq(hash_token(input.refresh_token.trim())))
         .one(&state.db)
@@ -269,14 +310,20 @@ pub async fn refresh(state: &AppState, input: RefreshRequest) -> Result<AuthResp
     }
     let now = db::now();
     if row.expires_at <= now {
-        return Err(ApiError::unauthorized("refresh_token_expired", "the refresh token has expired"));
+        return Err(ApiError::unauthorized(
+            "refresh_token_expired",
+            "the refresh token has expired",
+        ));
     }
     let user = users::Entity::find_by_id(row.user_id)
         .one(&state.db)
         .await?
         .ok_or_else(invalid)?;
     if user.disabled_at.is_some() {
-        return Err(ApiError::unauthorized("account_disabled", "this account is disabled"));
+        return Err(ApiError::unauthorized(
+            "account_disabled",
+            "this account is disabled",
+        ));
     }
     let txn = db::begin_write(&state.db).await?;
     let marked = refresh_tokens::Entity::update_many()
@@ -325,7 +372,10 @@ pub async fn verify_email(state: &AppState, input: TokenRequest) -> Result<(), A
 
 /// Sends a reset link if the address belongs to an enabled account. The
 /// caller answers 202 either way, so the endpoint does not reveal accounts.
-pub async fn request_password_reset(state: &AppState, input: PasswordResetRequest) -> Result<(), ApiError> {
+pub async fn request_password_reset(
+    state: &AppState,
+    input: PasswordResetRequest,
+) -> Result<(), ApiError> {
     let email = Email::parse("email", &input.email).map_err(|e| ApiError::Validation(vec![e]))?;
     let txn = db::begin_write(&state.db).await?;
     let user = users::Entity::find()
@@ -334,18 +384,31 @@ pub async fn request_password_reset(state: &AppState, input: PasswordResetReques
         .await?;
     if let Some(user) = user.filter(|u| u.disabled_at.is_none()) {
         let hours = state.settings.auth.password_reset_ttl_hours;
-        let token =
-            new_action_token(&txn, user.id, Purpose::PasswordReset, TimeDelta::hours(hours)).await?;
+        let token = new_action_token(
+            &txn,
+            user.id,
+            Purpose::PasswordReset,
+            TimeDelta::hours(hours),
+        )
+        .await?;
         let link = state.settings.link("/reset-password", &token);
-        notify::enqueue(&txn, &user.email, templates::password_reset(&user.full_name, &link, hours), vec![])
-            .await?;
+        notify::enqueue(
+            &txn,
+            &user.email,
+            templates::password_reset(&user.full_name, &link, hours),
+            vec![],
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(())
 }
 
 /// Sets a new password from a reset link and signs out every session.
-pub async fn confirm_password_reset(state: &AppState, input: PasswordResetConfirm) -> Result<(), ApiError> {
+pub async fn confirm_password_reset(
+    state: &AppState,
+    input: PasswordResetConfirm,
+) -> Result<(), ApiError> {
     let password = Password::parse("new_password", &input.new_password)
         .map_err(|e| ApiError::Validation(vec![e]))?;
     let hash = password::hash(password).await?;
@@ -380,13 +443,17 @@ pub async fn find_user(db_conn: &DatabaseConnection, id: Uuid) -> Result<users::
         .ok_or(ApiError::NotFound("user"))
 }
 
-pub async fn update_me(state: &AppState, user_id: Uuid, input: UpdateMeRequest) -> Result<users::Model, ApiError> {
+pub async fn update_me(
+    state: &AppState,
+    user_id: Uuid,
+    input: UpdateMeRequest,
+) -> Result<users::Model, ApiError> {
     let mut errors = FieldErrors::new();
     let mut user: users::ActiveModel = find_user(&state.db, user_id).await?.into();
-    if let Some(v) = input.full_name.as_deref() {
-        if let Some(v) = errors.take(domain::text("full_name", v, 100)) {
-            user.full_name = Set(v);
-        }
+    if let Some(v) = input.full_name.as_deref()
+        && let Some(v) = errors.take(domain::text("full_name", v, 100))
+    {
+        user.full_name = Set(v);
     }
     if let Some(v) = input.phone.as_deref() {
         if v.trim().is_empty() {
@@ -395,30 +462,33 @@ pub async fn update_me(state: &AppState, user_id: Uuid, input: UpdateMeRequest) 
             user.phone = Set(Some(p.into_inner()));
         }
     }
-    if let Some(v) = input.university.as_deref() {
-        if let Some(v) = errors.take(domain::text("university", v, 100)) {
-            user.university = Set(Some(v));
-        }
+    if let Some(v) = input.university.as_deref()
+        && let Some(v) = errors.take(domain::text("university", v, 100))
+    {
+        user.university = Set(Some(v));
     }
-    if let Some(v) = input.major.as_deref() {
-        if let Some(v) = errors.take(domain::text("major", v, 100)) {
-            user.major = Set(Some(v));
-        }
+    if let Some(v) = input.major.as_deref()
+        && let Some(v) = errors.take(domain::text("major", v, 100))
+    {
+        user.major = Set(Some(v));
     }
     if let Some(v) = input.degree {
         user.degree = Set(Some(v));
     }
-    if let Some(v) = input.graduation_year {
-        if let Some(v) = errors.take(domain::graduation_year("graduation_year", v)) {
-            user.graduation_year = Set(Some(v));
-        }
+    if let Some(v) = input.graduation_year
+        && let Some(v) = errors.take(domain::graduation_year("graduation_year", v))
+    {
+        user.graduation_year = Set(Some(v));
     }
     errors.finish()?;
     user.updated_at = Set(db::now());
     Ok(user.update(&state.db).await?)
 }
 
-async fn check_employer<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<employers::Model, ApiError> {
+async fn check_employer<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+) -> Result<employers::Model, ApiError> {
     employers::Entity::find_by_id(id)
         .one(conn)
         .await?
@@ -426,16 +496,28 @@ async fn check_employer<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<employ
 }
 
 #[tracing::instrument(skip(state, input), fields(inviter = %inviter))]
-pub async fn invite(state: &AppState, inviter: Uuid, input: InvitationRequest) -> Result<InvitationView, ApiError> {
+pub async fn invite(
+    state: &AppState,
+    inviter: Uuid,
+    input: InvitationRequest,
+) -> Result<InvitationView, ApiError> {
     let email = Email::parse("email", &input.email).map_err(|e| ApiError::Validation(vec![e]))?;
     let txn = db::begin_write(&state.db).await?;
     let employer = match (input.role, input.employer_id) {
         (InviteRole::Recruiter, None) => {
-            return Err(ApiError::field("employer_id", "required", "a recruiter belongs to an employer"));
+            return Err(ApiError::field(
+                "employer_id",
+                "required",
+                "a recruiter belongs to an employer",
+            ));
         }
         (InviteRole::Recruiter, Some(id)) => Some(check_employer(&txn, id).await?),
         (InviteRole::Organiser, Some(_)) => {
-            return Err(ApiError::field("employer_id", "not_allowed", "organisers belong to no employer"));
+            return Err(ApiError::field(
+                "employer_id",
+                "not_allowed",
+                "organisers belong to no employer",
+            ));
         }
         (InviteRole::Organiser, None) => None,
     };
@@ -468,7 +550,13 @@ pub async fn invite(state: &AppState, inviter: Uuid, input: InvitationRequest) -
         InviteRole::Organiser => ("活动组织者", "an organiser"),
     };
     let link = state.settings.link("/accept-invitation", &token);
-    let mail = templates::invitation(zh, en, employer.as_ref().map(|e| e.name.as_str()), &link, days);
+    let mail = templates::invitation(
+        zh,
+        en,
+        employer.as_ref().map(|e| e.name.as_str()),
+        &link,
+        days,
+    );
     notify::enqueue(&txn, &invitation.email, mail, vec![]).await?;
     txn.commit().await?;
     Ok(InvitationView {
@@ -481,7 +569,10 @@ pub async fn invite(state: &AppState, inviter: Uuid, input: InvitationRequest) -
     })
 }
 
-pub async fn accept_invitation(state: &AppState, input: AcceptInvitationRequest) -> Result<AuthResponse, ApiError> {
+pub async fn accept_invitation(
+    state: &AppState,
+    input: AcceptInvitationRequest,
+) -> Result<AuthResponse, ApiError> {
     let mut errors = FieldErrors::new();
     let password = errors.take(Password::parse("password", &input.password));
     let full_name = errors.take(domain::text("full_name", &input.full_name, 100));
@@ -531,7 +622,13 @@ pub async fn accept_invitation(state: &AppState, input: AcceptInvitationRequest)
     }
     .insert(&txn)
     .await
-    .map_err(|e| if is_unique_violation(&e) { email_taken() } else { e.into() })?;
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            email_taken()
+        } else {
+            e.into()
+        }
+    })?;
     let session = start_session(&txn, state, user, None).await?;
     txn.commit().await?;
     Ok(session)
@@ -561,7 +658,8 @@ pub async fn update_user(
     id: Uuid,
     input: UpdateUserRequest,
 ) -> Result<users::Model, ApiError> {
-    if id == admin && (input.disabled == Some(true) || input.role.is_some_and(|r| r != Role::Admin)) {
+    if id == admin && (input.disabled == Some(true) || input.role.is_some_and(|r| r != Role::Admin))
+    {
         return Err(ApiError::conflict(
             "cannot_change_self",
             "an admin cannot disable or demote their own account",
@@ -577,11 +675,19 @@ pub async fn update_user(
         Role::Recruiter => match input.employer_id.or(current.employer_id) {
             Some(e) => Some(check_employer(&txn, e).await?.id),
             None => {
-                return Err(ApiError::field("employer_id", "required", "a recruiter belongs to an employer"));
+                return Err(ApiError::field(
+                    "employer_id",
+                    "required",
+                    "a recruiter belongs to an employer",
+                ));
             }
         },
         _ if input.employer_id.is_some() => {
-            return Err(ApiError::field("employer_id", "not_allowed", "only recruiters belong to an employer"));
+            return Err(ApiError::field(
+                "employer_id",
+                "not_allowed",
+                "only recruiters belong to an employer",
+            ));
         }
         _ => None,
     };
@@ -622,15 +728,20 @@ pub async fn ensure_admin(
     email: &str,
     password: &str,
 ) -> Result<AdminOutcome, String> {
-    let email = Email::parse("email", email).map_err(|e: FieldError| format!("--email {}", e.message))?;
-    let password = Password::parse("password", password).map_err(|e| format!("--password {}", e.message))?;
+    let email =
+        Email::parse("email", email).map_err(|e: FieldError| format!("--email {}", e.message))?;
+    let password =
+        Password::parse("password", password).map_err(|e| format!("--password {}", e.message))?;
     if let Some(user) = users::Entity::find()
         .filter(users::Column::Email.eq(email.as_str()))
         .one(db_conn)
         .await
         .map_err(|e| e.to_string())?
     {
-        return Ok(AdminOutcome::AlreadyExists { id: user.id, role: user.role });
+        return Ok(AdminOutcome::AlreadyExists {
+            id: user.id,
+            role: user.role,
+        });
     }
     let hash = password::hash(password).await.map_err(|e| e.to_string())?;
     let now = db::now();

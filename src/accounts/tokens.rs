@@ -112,7 +112,11 @@ mod tests {
         let mut parts: Vec<&str> = token.split('.').collect();
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         parts[0] = &none_header;
-        assert!(keys.verify(&format!("{}.{}.", parts[0], parts[1])).is_none(), "alg none");
+        assert!(
+            keys.verify(&format!("{}.{}.", parts[0], parts[1]))
+                .is_none(),
+            "alg none"
+        );
     }
 
     #[test]

@@ -99,14 +99,22 @@ struct EmployerFields {
 fn parse_fields(patch: EmployerPatch) -> Result<EmployerFields, ApiError> {
     let mut errors = FieldErrors::new();
     let fields = EmployerFields {
-        name: patch.name.and_then(|v| errors.take(domain::text("name", &v, 200))),
+        name: patch
+            .name
+            .and_then(|v| errors.take(domain::text("name", &v, 200))),
         credit_code: patch.credit_code.and_then(|v| {
             errors.take(CreditCode::parse("credit_code", &v).map(CreditCode::into_inner))
         }),
-        industry: patch.industry.and_then(|v| errors.take(domain::text("industry", &v, 100))),
-        district: patch.district.and_then(|v| errors.take(domain::text("district", &v, 100))),
+        industry: patch
+            .industry
+            .and_then(|v| errors.take(domain::text("industry", &v, 100))),
+        district: patch
+            .district
+            .and_then(|v| errors.take(domain::text("district", &v, 100))),
         description: patch.description.and_then(|v| {
-            errors.take(domain::optional_text("description", Some(&v), 5000).map(Option::unwrap_or_default))
+            errors.take(
+                domain::optional_text("description", Some(&v), 5000).map(Option::unwrap_or_default),
+            )
         }),
     };
     errors.finish()?;
@@ -114,10 +122,16 @@ fn parse_fields(patch: EmployerPatch) -> Result<EmployerFields, ApiError> {
 }
 
 fn credit_code_taken() -> ApiError {
-    ApiError::conflict("credit_code_taken", "an employer with this credit code already exists")
+    ApiError::conflict(
+        "credit_code_taken",
+        "an employer with this credit code already exists",
+    )
 }
 
-pub async fn create_employer(db_conn: &DatabaseConnection, input: EmployerRequest) -> Result<employers::Model, ApiError> {
+pub async fn create_employer(
+    db_conn: &DatabaseConnection,
+    input: EmployerRequest,
+) -> Result<employers::Model, ApiError> {
     let f = parse_fields(EmployerPatch {
         name: Some(input.name),
         credit_code: Some(input.credit_code),
@@ -138,10 +152,19 @@ pub async fn create_employer(db_conn: &DatabaseConnection, input: EmployerReques
     }
     .insert(db_conn)
     .await
-    .map_err(|e| if is_unique_violation(&e) { credit_code_taken() } else { e.into() })
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            credit_code_taken()
+        } else {
+            e.into()
+        }
+    })
 }
 
-pub async fn find_employer(db_conn: &DatabaseConnection, id: Uuid) -> Result<employers::Model, ApiError> {
+pub async fn find_employer(
+    db_conn: &DatabaseConnection,
+    id: Uuid,
+) -> Result<employers::Model, ApiError> {
     employers::Entity::find_by_id(id)
         .one(db_conn)
         .await?
@@ -183,33 +206,51 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
     let request = serde_json::to_value(&input).map_err(ApiError::internal)?;
-    idempotency::once(&state.db, key, format!("employer:{}", caller.id), &request, || async {
-        let employer = create_employer(&state.db, input).await?;
-        let view = serde_json::to_value(EmployerView::from(employer)).map_err(ApiError::internal)?;
-        Ok((StatusCode::CREATED, view))
-    })
+    idempotency::once(
+        &state.db,
+        key,
+        format!("employer:{}", caller.id),
+        &request,
+        || async {
+            let employer = create_employer(&state.db, input).await?;
+            let view =
+                serde_json::to_value(EmployerView::from(employer)).map_err(ApiError::internal)?;
+            Ok((StatusCode::CREATED, view))
+        },
+    )
     .await
 }
 
 /// List employers (anyone).
 #[utoipa::path(get, path = "/api/v1/employers", tag = "employers", params(EmployersQuery),
     responses((status = 200, body = Page<EmployerView>), (status = 422, body = Problem)))]
-pub async fn list(state: web::Data<AppState>, query: web::Query<EmployersQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<EmployersQuery>,
+) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let page = PageQuery {
         limit: query.limit,
         cursor: query.cursor.clone(),
     }
     .parse()?;
-    let employers =
-        list_employers(&state.db, query.q.as_deref(), query.industry.as_deref(), page).await?;
+    let employers = list_employers(
+        &state.db,
+        query.q.as_deref(),
+        query.industry.as_deref(),
+        page,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(employers))
 }
 
 /// One employer (anyone).
 #[utoipa::path(get, path = "/api/v1/employers/{id}", tag = "employers", params(("id" = Uuid, Path)),
     responses((status = 200, body = EmployerView), (status = 404, body = Problem)))]
-pub async fn get(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let employer = find_employer(&state.db, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(EmployerView::from(employer)))
 }
@@ -226,7 +267,8 @@ pub async fn update(
     body: Json<EmployerPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let fields = parse_fields(body.into_inner())?;
-    let mut employer: employers::ActiveModel = find_employer(&state.db, id.into_inner()).await?.into();
+    let mut employer: employers::ActiveModel =
+        find_employer(&state.db, id.into_inner()).await?.into();
     if let Some(v) = fields.name {
         employer.name = Set(v);
     }
@@ -243,9 +285,12 @@ pub async fn update(
         employer.description = Set(v);
     }
     employer.updated_at = Set(db::now());
-    let employer = employer
-        .update(&state.db)
-        .await
-        .map_err(|e| if is_unique_violation(&e) { credit_code_taken() } else { e.into() })?;
+    let employer = employer.update(&state.db).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            credit_code_taken()
+        } else {
+            e.into()
+        }
+    })?;
     Ok(HttpResponse::Ok().json(EmployerView::from(employer)))
 }

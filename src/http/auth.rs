@@ -40,20 +40,25 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-async fn authenticate(state: web::Data<AppState>, token: Option<String>) -> Result<Caller, ApiError> {
+async fn authenticate(
+    state: web::Data<AppState>,
+    token: Option<String>,
+) -> Result<Caller, ApiError> {
     let token = token.ok_or_else(|| {
         ApiError::unauthorized("missing_token", "send Authorization: Bearer <access token>")
     })?;
-    let claims = state
-        .jwt
-        .verify(&token)
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "the access token is invalid or expired"))?;
+    let claims = state.jwt.verify(&token).ok_or_else(|| {
+        ApiError::unauthorized("invalid_token", "the access token is invalid or expired")
+    })?;
     let user = users::Entity::find_by_id(claims.sub)
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::unauthorized("invalid_token", "the account no longer exists"))?;
     if user.disabled_at.is_some() {
-        return Err(ApiError::unauthorized("account_disabled", "this account is disabled"));
+        return Err(ApiError::unauthorized(
+            "account_disabled",
+            "this account is disabled",
+        ));
     }
     Ok(Caller {
         id: user.id,

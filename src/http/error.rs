@@ -165,7 +165,9 @@ impl ApiError {
         let (detail, errors, existing) = match self {
             Self::Internal(_) => (None, Vec::new(), None),
             Self::Validation(errors) => (Some(self.to_string()), errors.clone(), None),
-            Self::Conflict { existing, .. } => (Some(self.to_string()), Vec::new(), existing.clone()),
+            Self::Conflict { existing, .. } => {
+                (Some(self.to_string()), Vec::new(), existing.clone())
+            }
             _ => (Some(self.to_string()), Vec::new(), None),
         };
         Problem {

@@ -23,7 +23,10 @@ impl FromRequest for IdempotencyKey {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let value = req.headers().get(HEADER).map(|v| v.to_str().map(str::to_owned));
+        let value = req
+            .headers()
+            .get(HEADER)
+            .map(|v| v.to_str().map(str::to_owned));
         Box::pin(async move {
             match value {
                 None => Ok(Self(None)),
@@ -57,7 +60,8 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<(StatusCode, serde_json::Value), ApiError>>,
 {
-    let respond = |status: StatusCode, body: &serde_json::Value| HttpResponse::build(status).json(body);
+    let respond =
+        |status: StatusCode, body: &serde_json::Value| HttpResponse::build(status).json(body);
     let Some(key) = key.0 else {
         let (status, body) = create().await?;
         return Ok(respond(status, &body));
@@ -125,7 +129,9 @@ where
         }
         Err(err) => {
             // Nothing was created: free the key so a corrected retry can use it.
-            idempotency_keys::Entity::delete_by_id(row_id).exec(db_conn).await?;
+            idempotency_keys::Entity::delete_by_id(row_id)
+                .exec(db_conn)
+                .await?;
             Err(err)
         }
     }

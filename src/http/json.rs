@@ -35,7 +35,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| {
-                let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let essence = v
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 essence == "application/json" || essence.ends_with("+json")
             })
             .unwrap_or(false);
@@ -54,8 +59,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?;
+                let chunk =
+                    chunk.map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?;
                 if body.len() + chunk.len() > limit {
                     return Err(ApiError::PayloadTooLarge { limit });
                 }
@@ -70,6 +75,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        // A document that is not JSON at all is a 400 even when serde
+        // noticed a missing field before it reached the broken part.
+        if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            return ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {syntax}"),
+            );
+        }
         let path = err.path().to_string();
         let inner = err.into_inner();
         describe(&path, &inner)
@@ -82,9 +95,10 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 fn describe(path: &str, err: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     match err.classify() {
-        Category::Syntax | Category::Eof | Category::Io => {
-            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {err}"))
-        }
+        Category::Syntax | Category::Eof | Category::Io => ApiError::bad_request(
+            "malformed_json",
+            format!("the body is not valid JSON: {err}"),
+        ),
         Category::Data => {
             let message = err.to_string();
             // serde reports a missing field at its parent, naming it in the message.
@@ -103,7 +117,11 @@ fn describe(path: &str, err: &serde_json::Error) -> ApiError {
                     "this field is required",
                 )]);
             }
-            let field = if path == "." { String::new() } else { path.to_owned() };
+            let field = if path == "." {
+                String::new()
+            } else {
+                path.to_owned()
+            };
             let code = if message.starts_with("unknown variant") {
                 "invalid"
             } else {
@@ -149,13 +167,29 @@ mod tests {
     fn names_the_field_of_each_error() {
         let cases: [(&str, &str, &str); 4] = [
             (r#"{"capacity": 1}"#, "email", "required"),
-            (r#"{"email": "a", "capacity": "ten"}"#, "capacity", "invalid_type"),
-            (r#"{"email": "a", "capacity": -1}"#, "capacity", "invalid_type"),
-            (r#"{"email": "a", "capacity": 1, "inner": {}}"#, "inner.gate", "required"),
+            (
+                r#"{"email": "a", "capacity": "ten"}"#,
+                "capacity",
+                "invalid_type",
+            ),
+            (
+                r#"{"email": "a", "capacity": -1}"#,
+                "capacity",
+                "invalid_type",
+            ),
+            (
+                r#"{"email": "a", "capacity": 1, "inner": {}}"#,
+                "inner.gate",
+                "required",
+            ),
         ];
         for (body, field, code) in cases {
             let err = parse::<Body>(body.as_bytes()).expect_err(body);
-            assert_eq!(fields(err), vec![(field.to_owned(), code.to_owned())], "case {body}");
+            assert_eq!(
+                fields(err),
+                vec![(field.to_owned(), code.to_owned())],
+                "case {body}"
+            );
         }
     }
 
@@ -166,6 +200,9 @@ mod tests {
             assert_eq!(err.code(), "malformed_json", "case {body:?}");
         }
         let invalid_utf8 = b"{\"email\": \"\xff\xfe\"}";
-        assert_eq!(parse::<serde_json::Value>(invalid_utf8).unwrap_err().code(), "malformed_json");
+        assert_eq!(
+            parse::<serde_json::Value>(invalid_utf8).unwrap_err().code(),
+            "malformed_json"
+        );
     }
 }

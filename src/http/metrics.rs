@@ -15,6 +15,14 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
+/// A gauge sampled at scrape time: name, help text, labels, value.
+pub struct Gauge<'a> {
+    pub name: &'a str,
+    pub help: &'a str,
+    pub labels: &'a [(&'a str, &'a str)],
+    pub value: i64,
+}
+
 #[derive(Default)]
 pub struct Metrics {
     series: Mutex<BTreeMap<(String, String, u16), Series>>,
@@ -37,7 +45,7 @@ impl Metrics {
     }
 
     /// Renders every series, followed by the given gauges.
-    pub fn render(&self, gauges: &[(&str, &str, &[(&str, &str)], i64)]) -> String {
+    pub fn render(&self, gauges: &[Gauge<'_>]) -> String {
         let mut out = String::new();
         out.push_str("# HELP http_requests_total Requests served, by method, route and status.\n");
         out.push_str("# TYPE http_requests_total counter\n");
@@ -83,7 +91,13 @@ impl Metrics {
         }
         drop(series);
         let mut last_name = "";
-        for (name, help, labels, value) in gauges {
+        for Gauge {
+            name,
+            help,
+            labels,
+            value,
+        } in gauges
+        {
             if *name != last_name {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
                 last_name = name;
@@ -118,10 +132,17 @@ mod tests {
         let metrics = Metrics::default();
         metrics.record("GET", "/healthz", 200, Duration::from_millis(3));
         metrics.record("GET", "/healthz", 200, Duration::from_millis(30));
-        let text = metrics.render(&[("outbox_depth", "Mails by status.", &[("status", "pending")], 4)]);
-        assert!(text.contains(
-            "http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
-        ));
+        let text = metrics.render(&[Gauge {
+            name: "outbox_depth",
+            help: "Mails by status.",
+            labels: &[("status", "pending")],
+            value: 4,
+        }]);
+        assert!(
+            text.contains(
+                "http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
+            )
+        );
         assert!(text.contains("le=\"0.005\"} 1"));
         assert!(text.contains("le=\"0.05\"} 2"));
         assert!(text.contains("outbox_depth{status=\"pending\"} 4"));

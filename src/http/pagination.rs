@@ -42,7 +42,11 @@ impl PageQuery {
         let after = match self.cursor.as_deref() {
             None | Some("") => None,
             Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
-                ApiError::field("cursor", "invalid", "the cursor is not one this server gave")
+                ApiError::field(
+                    "cursor",
+                    "invalid",
+                    "the cursor is not one this server gave",
+                )
             })?),
         };
         Ok(PageRequest { after, limit })
@@ -94,12 +98,30 @@ mod tests {
     #[test]
     fn limits_and_cursors() {
         let id = Uuid::now_v7();
-        let q = PageQuery { limit: None, cursor: Some(encode_cursor(id)) };
+        let q = PageQuery {
+            limit: None,
+            cursor: Some(encode_cursor(id)),
+        };
         let page = q.parse().unwrap();
         assert_eq!((page.after, page.limit), (Some(id), DEFAULT_LIMIT));
         for bad in [Some(0), Some(201)] {
-            assert!(PageQuery { limit: bad, cursor: None }.parse().is_err(), "{bad:?}");
+            assert!(
+                PageQuery {
+                    limit: bad,
+                    cursor: None
+                }
+                .parse()
+                .is_err(),
+                "{bad:?}"
+            );
         }
-        assert!(PageQuery { limit: None, cursor: Some("!!".into()) }.parse().is_err());
+        assert!(
+            PageQuery {
+                limit: None,
+                cursor: Some("!!".into())
+            }
+            .parse()
+            .is_err()
+        );
     }
 }

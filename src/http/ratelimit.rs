@@ -63,7 +63,11 @@ impl RateLimiter {
 /// server is configured to trust its proxy.
 pub fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> IpAddr {
     let forwarded = trust_forwarded_for
-        .then(|| req.connection_info().realip_remote_addr().map(str::to_owned))
+        .then(|| {
+            req.connection_info()
+                .realip_remote_addr()
+                .map(str::to_owned)
+        })
         .flatten()
         .and_then(|addr| {
             addr.parse::<IpAddr>()

@@ -70,7 +70,11 @@ pub async fn observe(
                 metrics.record(&method, &route, status, elapsed);
             }
             span.in_scope(|| {
-                tracing::info!(status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "served")
+                tracing::info!(
+                    status,
+                    elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+                    "served"
+                )
             });
             if let Ok(value) = HeaderValue::from_str(&id) {
                 res.headers_mut()

@@ -86,7 +86,12 @@ pub async fn list(
         select = select.filter(C::Id.lt(after));
     }
     let rows = select.limit(page.limit + 1).all(&state.db).await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(rows, page, |n| n.id, NotificationView::from)))
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        page,
+        |n| n.id,
+        NotificationView::from,
+    )))
 }
 
 /// Queue a failed or pending email to be sent now (admins).
@@ -105,7 +110,10 @@ pub async fn retry(
         .await?
         .ok_or(ApiError::NotFound("notification"))?;
     if row.status == NotificationStatus::Sent {
-        return Err(ApiError::conflict("already_sent", "this email was sent already"));
+        return Err(ApiError::conflict(
+            "already_sent",
+            "this email was sent already",
+        ));
     }
     super::worker::retry(&state.db, id).await?;
     let row = notifications::Entity::find_by_id(id)

@@ -90,7 +90,8 @@ pub fn verify_email(full_name: &str, link: &str, ttl_hours: i64) -> Rendered {
                 "感谢您注册“暖城之邀”。请在 {ttl_hours} 小时内点击下方链接验证邮箱。\n\
                  Thank you for signing up. Please verify your address within {ttl_hours} hours."
             ),
-            "如果这不是您本人的操作，请忽略此邮件。\nIf you did not sign up, ignore this email.".into(),
+            "如果这不是您本人的操作，请忽略此邮件。\nIf you did not sign up, ignore this email."
+                .into(),
         ],
         action: Some(("验证邮箱 / Verify email".into(), link.into())),
     }
@@ -114,11 +115,19 @@ pub fn password_reset(full_name: &str, link: &str, ttl_hours: i64) -> Rendered {
     .render()
 }
 
-pub fn invitation(role_label_zh: &str, role_label_en: &str, employer: Option<&str>, link: &str, ttl_days: i64) -> Rendered {
+pub fn invitation(
+    role_label_zh: &str,
+    role_label_en: &str,
+    employer: Option<&str>,
+    link: &str,
+    ttl_days: i64,
+) -> Rendered {
     let at = employer
         .map(|name| format!("（{name}）"))
         .unwrap_or_default();
-    let at_en = employer.map(|name| format!(" for {name}")).unwrap_or_default();
+    let at_en = employer
+        .map(|name| format!(" for {name}"))
+        .unwrap_or_default();
     Layout {
         kind: "invitation",
         subject: format!("邀请您加入暖城之邀 · You are invited as {role_label_en}"),

@@ -28,9 +28,8 @@ impl Transport {
                 Ok(Self::Smtp(transport))
             }
             EmailTransportKind::File => {
-                std::fs::create_dir_all(&settings.file_dir).map_err(|e| {
-                    format!("cannot create {}: {e}", settings.file_dir.display())
-                })?;
+                std::fs::create_dir_all(&settings.file_dir)
+                    .map_err(|e| format!("cannot create {}: {e}", settings.file_dir.display()))?;
                 Ok(Self::File(AsyncFileTransport::new(&settings.file_dir)))
             }
         }

@@ -67,13 +67,20 @@ impl Worker {
         Ok(rows.len())
     }
 
-    async fn record(&self, row: &notifications::Model, outcome: Result<(), String>) -> Result<(), DbErr> {
+    async fn record(
+        &self,
+        row: &notifications::Model,
+        outcome: Result<(), String>,
+    ) -> Result<(), DbErr> {
         use notifications::Column as C;
         let now = db::now();
         let attempts = row.attempts + 1;
         let mut update = notifications::Entity::update_many()
             .col_expr(C::Attempts, Expr::value(attempts))
-            .col_expr(C::LockedUntil, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
+            .col_expr(
+                C::LockedUntil,
+                Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+            )
             .filter(C::Id.eq(row.id));
         match outcome {
             Ok(()) => {
@@ -93,7 +100,10 @@ impl Worker {
                 };
                 update = update
                     .col_expr(C::Status, Expr::value(status))
-                    .col_expr(C::NextAttemptAt, Expr::value(now + backoff(&self.settings, attempts)))
+                    .col_expr(
+                        C::NextAttemptAt,
+                        Expr::value(now + backoff(&self.settings, attempts)),
+                    )
                     .col_expr(C::LastError, Expr::value(Some(truncate(&error, 1000))));
             }
         }
@@ -101,7 +111,10 @@ impl Worker {
     }
 }
 
-async fn claim(db_conn: &DatabaseConnection, batch: u64) -> Result<Vec<notifications::Model>, DbErr> {
+async fn claim(
+    db_conn: &DatabaseConnection,
+    batch: u64,
+) -> Result<Vec<notifications::Model>, DbErr> {
     use notifications::Column as C;
     let txn = db::begin_write(db_conn).await?;
     let now = db::now();
@@ -129,7 +142,9 @@ async fn claim(db_conn: &DatabaseConnection, batch: u64) -> Result<Vec<notificat
 fn backoff(settings: &EmailSettings, attempts: i32) -> TimeDelta {
     let exp = attempts.clamp(1, 30) as u32 - 1;
     let secs = Ord::min(
-        settings.backoff_base_secs.saturating_mul(1u64 << Ord::min(exp, 20)),
+        settings
+            .backoff_base_secs
+            .saturating_mul(1u64 << Ord::min(exp, 20)),
         settings.backoff_max_secs,
     );
     TimeDelta::seconds(secs as i64)
@@ -145,14 +160,16 @@ pub async fn retry(db_conn: &DatabaseConnection, id: uuid::Uuid) -> Result<u64, 
     let res = notifications::Entity::update_many()
         .col_expr(C::Status, Expr::value(NotificationStatus::Pending))
         .col_expr(C::NextAttemptAt, Expr::value(db::now()))
-        .col_expr(C::LockedUntil, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
+        .col_expr(
+            C::LockedUntil,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
         .filter(C::Id.eq(id))
         .filter(C::Status.ne(NotificationStatus::Sent))
         .exec(db_conn)
         .await?;
     Ok(res.rows_affected)
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -170,7 +187,9 @@ mod tests {
             backoff_max_secs: 3600,
             poll_interval_ms: 1000,
         };
-        let secs: Vec<i64> = (1..=9).map(|n| backoff(&settings, n).num_seconds()).collect();
+        let secs: Vec<i64> = (1..=9)
+            .map(|n| backoff(&settings, n).num_seconds())
+            .collect();
         assert_eq!(secs, vec![30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
     }
 }
