@@ -1,0 +1,220 @@
+//! Bad requests of every shape get problem+json with a stable code and a
+//! request id, never a 500.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[actix_web::test]
+async fn unreadable_bodies_are_problems() {
+    let app = spawn_app().await;
+    let url = app.url("/api/v1/auth/signup");
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "truncated JSON",
+            "application/json",
+            b"{\"email\": ".to_vec(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "not JSON",
+            "application/json",
+            b"email=a@b.cn".to_vec(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "invalid UTF-8",
+            "application/json",
+            b"{\"email\": \"\xff\xfe\"}".to_vec(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "trailing text",
+            "application/json",
+            b"{} {}".to_vec(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "form content type",
+            "application/x-www-form-urlencoded",
+            b"email=a".to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "array instead of object",
+            "application/json",
+            b"[]".to_vec(),
+            422,
+            "validation_failed",
+        ),
+        (
+            "too large",
+            "application/json",
+            format!("{{\"email\": \"{}\"}}", "a".repeat(300_000)).into_bytes(),
+            413,
+            "payload_too_large",
+        ),
+    ];
+    for (case, content_type, body, status, code) in cases {
+        let res = app
+            .client
+            .post(&url)
+            .insert_header(("content-type", content_type))
+            .send_body(body)
+            .await
+            .unwrap_or_else(|e| panic!("case {case}: {e}"));
+        let reply = Reply::read(res).await;
+        assert_eq!(reply.status.as_u16(), status, "case {case}: {}", reply.body);
+        assert_eq!(reply.body["code"], code, "case {case}");
+        assert!(
+            reply.header("x-request-id").is_some(),
+            "case {case}: request id"
+        );
+        assert_eq!(
+            reply.body["request_id"].as_str(),
+            reply.header("x-request-id"),
+            "case {case}"
+        );
+    }
+    let no_body = Reply::read(app.client.post(&url).send().await.unwrap()).await;
+    no_body.assert_problem(415, "unsupported_media_type");
+    assert_eq!(app.count("users").await, 0);
+}
+
+#[actix_web::test]
+async fn unknown_routes_and_ids_are_not_found() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/v1/nothing-here",
+        "/nothing",
+        "/api/v1/employers/not-a-uuid",
+    ] {
+        app.get(path, None).await.assert_problem(404, "not_found");
+    }
+    app.get(&format!("/api/v1/employers/{}", uuid::Uuid::now_v7()), None)
+        .await
+        .assert_problem(404, "not_found");
+}
+
+#[actix_web::test]
+async fn a_request_id_from_the_client_is_kept() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .insert_header(("x-request-id", "scanner-42"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers().get("x-request-id").unwrap(), "scanner-42");
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .insert_header(("x-request-id", "bad id with spaces"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        res.headers().get("x-request-id").unwrap(),
+        "bad id with spaces"
+    );
+}
+
+#[actix_web::test]
+async fn employers_validate_the_credit_code_and_honour_idempotency_keys() {
+    let app = spawn_app().await;
+    let organiser = app.organiser().await;
+    let body = json!({"name": "伊泰集团", "credit_code": CREDIT_CODES[1], "industry": "煤炭", "district": "东胜区"});
+    let send = |key: &'static str, body: serde_json::Value| {
+        let app = &app;
+        let organiser = organiser.clone();
+        async move {
+            let res = app
+                .client
+                .post(app.url("/api/v1/employers"))
+                .bearer_auth(&organiser)
+                .insert_header(("Idempotency-Key", key))
+                .send_json(&body)
+                .await
+                .unwrap();
+            Reply::read(res).await
+        }
+    };
+    let first = send("k-1", body.clone()).await;
+    assert_eq!(first.status.as_u16(), 201, "{}", first.body);
+    let again = send("k-1", body.clone()).await;
+    assert_eq!(again.status.as_u16(), 201);
+    assert_eq!(again.body["id"], first.body["id"]);
+    assert_eq!(again.header("idempotency-replayed"), Some("true"));
+    let mut other = body.clone();
+    other["name"] = json!("另一家");
+    send("k-1", other)
+        .await
+        .assert_problem(422, "idempotency_key_reused");
+    assert_eq!(app.count("employers").await, 1);
+    // Without the key, the same credit code twice is a conflict.
+    app.post("/api/v1/employers", Some(&organiser), &body)
+        .await
+        .assert_problem(409, "credit_code_taken");
+
+    let cases = vec![
+        (
+            "bad check character",
+            json!({"name": "甲", "credit_code": "91350100M000100Y44", "industry": "能源", "district": "东胜区"}),
+            "credit_code",
+        ),
+        (
+            "short code",
+            json!({"name": "甲", "credit_code": "9135", "industry": "能源", "district": "东胜区"}),
+            "credit_code",
+        ),
+        (
+            "empty name",
+            json!({"name": " ", "credit_code": CREDIT_CODES[2], "industry": "能源", "district": "东胜区"}),
+            "name",
+        ),
+        (
+            "missing district",
+            json!({"name": "甲", "credit_code": CREDIT_CODES[2], "industry": "能源"}),
+            "district",
+        ),
+    ];
+    for (case, body, field) in cases {
+        let reply = app.post("/api/v1/employers", Some(&organiser), &body).await;
+        assert_eq!(reply.status.as_u16(), 422, "case {case}: {}", reply.body);
+        assert_eq!(reply.error_fields(), vec![field], "case {case}");
+    }
+    assert_eq!(app.count("employers").await, 1);
+
+    let (candidate, _) = app.candidate("stu@pku.edu.cn").await;
+    app.post("/api/v1/employers", Some(&candidate), &body)
+        .await
+        .assert_problem(403, "forbidden");
+    app.post("/api/v1/employers", None, &body)
+        .await
+        .assert_problem(401, "missing_token");
+
+    let id = first.body["id"].as_str().unwrap();
+    let patched = app
+        .patch(
+            &format!("/api/v1/employers/{id}"),
+            Some(&organiser),
+            &json!({"description": "能源化工"}),
+        )
+        .await;
+    assert_eq!(patched.body["description"], "能源化工", "{}", patched.body);
+    let listed = app
+        .get("/api/v1/employers?q=%E4%BC%8A%E6%B3%B0", None)
+        .await;
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        listed.body
+    );
+}

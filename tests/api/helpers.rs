@@ -1,0 +1,352 @@
+//! `spawn_app()`: the real server on port 0, a fresh database, migrations
+//! applied, mail sent over SMTP to an in-process sink. One helper per
+//! endpoint the tests use often.
+
+use std::{path::PathBuf, sync::Once};
+
+use actix_web::web;
+use awc::{Client, ClientResponse, http::StatusCode};
+use nuancheng::{
+    accounts::service::ensure_admin,
+    app::{AppState, Application},
+    config::{EmailTransportKind, Environment, Settings},
+};
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::smtp::MailSink;
+
+pub const PASSWORD: &str = "warmcity2026";
+
+pub struct TestApp {
+    pub address: String,
+    pub sink: MailSink,
+    pub state: web::Data<AppState>,
+    pub client: Client,
+    _sqlite_file: Option<TempFile>,
+}
+
+/// A SQLite file removed when the test ends.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+static TRACING: Once = Once::new();
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like `spawn_app`, with a chance to change settings first.
+pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
+    TRACING.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            nuancheng::telemetry::init();
+        }
+    });
+    let sink = MailSink::start().await;
+    let config_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut settings = Settings::load_from(Environment::Test, &config_dir).expect("test settings");
+    settings.server.host = "127.0.0.1".into();
+    settings.server.port = 0;
+    settings.server.workers = 2;
+    settings.email.transport = EmailTransportKind::Smtp;
+    settings.email.smtp_url = format!("smtp://127.0.0.1:{}", sink.port);
+    settings.rate_limit.auth_per_minute = 100_000;
+    settings.public_base_url = "http://frontend.test".into();
+    let (url, sqlite_file) = fresh_database().await;
+    settings.database.url = url;
+    change(&mut settings);
+
+    let app = Application::build(settings).await.expect("the app starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state.clone();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        sink,
+        state,
+        client: Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .finish(),
+        _sqlite_file: sqlite_file,
+    }
+}
+
+/// A new empty database: a uuid-named PostgreSQL database on the server of
+/// TEST_DATABASE_URL, or else a temporary SQLite file.
+async fn fresh_database() -> (String, Option<TempFile>) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            let server = server.trim_end_matches('/');
+            let name = format!("nuancheng_test_{}", Uuid::new_v4().simple());
+            let admin = Database::connect(format!("{server}/postgres"))
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            admin
+                .execute_raw(Statement::from_string(
+                    admin.get_database_backend(),
+                    format!("CREATE DATABASE \"{name}\""),
+                ))
+                .await
+                .expect("create the test database");
+            let _ = admin.close().await;
+            (format!("{server}/{name}"), None)
+        }
+        _ => {
+            let path = std::env::temp_dir().join(format!("nuancheng-test-{}.db", Uuid::new_v4()));
+            (
+                format!("sqlite://{}?mode=rwc", path.display()),
+                Some(TempFile(path)),
+            )
+        }
+    }
+}
+
+/// A response read whole: status, headers and JSON body (Null when empty).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: awc::http::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub async fn read<S>(mut res: ClientResponse<S>) -> Self
+    where
+        S: futures_util::Stream<Item = Result<web::Bytes, awc::error::PayloadError>> + Unpin,
+    {
+        let bytes = res.body().limit(10 * 1024 * 1024).await.expect("read body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Self {
+            status: res.status(),
+            headers: res.headers().clone(),
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem+json answer with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "status; body: {}", self.body);
+        assert_eq!(self.body["code"], code, "code; body: {}", self.body);
+        assert_eq!(self.body["status"], status, "status in body: {}", self.body);
+        assert!(
+            self.header("content-type")
+                .is_some_and(|c| c.starts_with("application/problem+json")),
+            "content type {:?}",
+            self.header("content-type")
+        );
+    }
+
+    /// The `field` of every entry of `errors`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| e["field"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = self.client.get(self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        Reply::read(req.send().await.expect("GET")).await
+    }
+
+    pub async fn send(&self, method: &str, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        Reply::read(req.send_json(body).await.expect("send")).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.send("POST", path, token, body).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.send("PATCH", path, token, body).await
+    }
+
+    pub async fn signup(&self, body: &Value) -> Reply {
+        self.post("/api/v1/auth/signup", None, body).await
+    }
+
+    /// Signs up a candidate and gives its access token and the whole reply.
+    pub async fn candidate(&self, email: &str) -> (String, Value) {
+        let reply = self.signup(&signup_body(email)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "signup {email}: {}",
+            reply.body
+        );
+        (
+            reply.body["access_token"].as_str().unwrap().to_owned(),
+            reply.body,
+        )
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Creates an admin as `create-admin` does and logs in.
+    pub async fn admin(&self) -> String {
+        let email = format!("admin-{}@nuancheng.test", Uuid::new_v4().simple());
+        ensure_admin(&self.state.db, &email, PASSWORD)
+            .await
+            .expect("create admin");
+        self.token_of(&email).await
+    }
+
+    pub async fn token_of(&self, email: &str) -> String {
+        let reply = self.login(email, PASSWORD).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "login {email}: {}",
+            reply.body
+        );
+        reply.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Invites a user by email and accepts the invitation from the mail.
+    pub async fn invited(
+        &self,
+        inviter: &str,
+        role: &str,
+        employer_id: Option<&str>,
+    ) -> (String, Value) {
+        let email = format!("{role}-{}@nuancheng.test", Uuid::new_v4().simple());
+        let invite = self
+            .post(
+                "/api/v1/users/invitations",
+                Some(inviter),
+                &json!({"email": email, "role": role, "employer_id": employer_id}),
+            )
+            .await;
+        assert_eq!(
+            invite.status,
+            StatusCode::CREATED,
+            "invite: {}",
+            invite.body
+        );
+        let mail = self.sink.wait_for(&email, 1).await;
+        let token = mail.token_for("/accept-invitation");
+        let accepted = self
+            .post(
+                "/api/v1/auth/accept-invitation",
+                None,
+                &json!({"token": token, "password": PASSWORD, "full_name": "王芳"}),
+            )
+            .await;
+        assert_eq!(
+            accepted.status,
+            StatusCode::CREATED,
+            "accept: {}",
+            accepted.body
+        );
+        (
+            accepted.body["access_token"].as_str().unwrap().to_owned(),
+            accepted.body,
+        )
+    }
+
+    pub async fn organiser(&self) -> String {
+        let admin = self.admin().await;
+        self.invited(&admin, "organiser", None).await.0
+    }
+
+    pub async fn employer(&self, organiser: &str, credit_code: &str) -> String {
+        let reply = self
+            .post(
+                "/api/v1/employers",
+                Some(organiser),
+                &json!({"name": "鄂尔多斯市能源集团", "credit_code": credit_code, "industry": "能源", "district": "康巴什区", "description": "煤制油与新能源"}),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "employer: {}",
+            reply.body
+        );
+        reply.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Rows in a table, read straight from the database.
+    pub async fn count(&self, table: &str) -> i64 {
+        let conn = &self.state.db;
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                conn.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("n")
+    }
+
+    pub fn db(&self) -> &sea_orm::DatabaseConnection {
+        &self.state.db
+    }
+}
+
+pub fn signup_body(email: &str) -> Value {
+    json!({
+        "email": email,
+        "password": PASSWORD,
+        "full_name": "李雷",
+        "phone": "13800138000",
+        "university": "北京大学",
+        "major": "化学工程",
+        "degree": "master",
+        "graduation_year": 2027
+    })
+}
+
+/// Valid 统一社会信用代码 for tests.
+pub const CREDIT_CODES: [&str; 3] = [
+    "91350100M000100Y43",
+    "91110000802100433B",
+    "91150609JT3A4MXCY3",
+];

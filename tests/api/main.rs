@@ -1,0 +1,9 @@
+//! One integration binary: every test drives the real server over HTTP on
+//! its own fresh database (SQLite, or PostgreSQL when TEST_DATABASE_URL is set).
+
+mod accounts;
+mod errors;
+mod helpers;
+mod ops;
+mod outbox;
+mod smtp;

@@ -1,0 +1,188 @@
+//! The outbox: nothing is lost while the mail server is down, failures end
+//! in `failed` after the last try, admins retry, workers never double-send.
+
+use std::time::Duration;
+
+use nuancheng::{
+    entities::notifications::{self, NotificationStatus},
+    notify::{self, templates, worker::Worker},
+};
+use sea_orm::EntityTrait;
+use serde_json::json;
+
+use crate::helpers::*;
+
+async fn status_of(app: &TestApp, to: &str) -> notifications::Model {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    notifications::Entity::find()
+        .filter(notifications::Column::ToEmail.eq(to))
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("a row")
+}
+
+async fn wait_until(mut check: impl AsyncFnMut() -> bool, what: &str) {
+    for _ in 0..300 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[actix_web::test]
+async fn mail_waits_while_the_server_is_down_and_goes_out_when_it_is_back() {
+    let app = spawn_app().await;
+    app.sink.set_accepting(false);
+    app.candidate("down@pku.edu.cn").await;
+    wait_until(
+        async || status_of(&app, "down@pku.edu.cn").await.attempts >= 1,
+        "a try failed",
+    )
+    .await;
+    let row = status_of(&app, "down@pku.edu.cn").await;
+    assert_eq!(row.status, NotificationStatus::Pending);
+    assert!(row.last_error.is_some());
+    assert!(app.sink.to("down@pku.edu.cn").is_empty());
+
+    app.sink.set_accepting(true);
+    let mail = app.sink.wait_for("down@pku.edu.cn", 1).await;
+    assert!(mail.subject().contains("验证"));
+    wait_until(
+        async || status_of(&app, "down@pku.edu.cn").await.status == NotificationStatus::Sent,
+        "sent",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_mail_fails_after_its_last_try_and_an_admin_can_retry_it() {
+    let app = spawn_app_with(|s| s.email.max_attempts = 2).await;
+    let admin = app.admin().await;
+    app.sink.set_accepting(false);
+    app.candidate("never@pku.edu.cn").await;
+    wait_until(
+        async || status_of(&app, "never@pku.edu.cn").await.status == NotificationStatus::Failed,
+        "failed",
+    )
+    .await;
+    assert_eq!(status_of(&app, "never@pku.edu.cn").await.attempts, 2);
+
+    let failed = app
+        .get("/api/v1/notifications?status=failed", Some(&admin))
+        .await;
+    assert_eq!(failed.status.as_u16(), 200, "{}", failed.body);
+    let items = failed.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["to"], "never@pku.edu.cn");
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+
+    let (candidate, _) = app.candidate("other@pku.edu.cn").await;
+    app.get("/api/v1/notifications", Some(&candidate))
+        .await
+        .assert_problem(403, "forbidden");
+    app.post(
+        &format!("/api/v1/notifications/{id}/retry"),
+        Some(&candidate),
+        &json!({}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    app.get("/api/v1/notifications?status=lost", Some(&admin))
+        .await
+        .assert_problem(400, "invalid_query");
+
+    app.sink.set_accepting(true);
+    let retried = app
+        .post(
+            &format!("/api/v1/notifications/{id}/retry"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(retried.status.as_u16(), 200, "{}", retried.body);
+    assert_eq!(retried.body["status"], "pending");
+    app.sink.wait_for("never@pku.edu.cn", 1).await;
+    wait_until(
+        async || status_of(&app, "never@pku.edu.cn").await.status == NotificationStatus::Sent,
+        "sent",
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/notifications/{id}/retry"),
+        Some(&admin),
+        &json!({}),
+    )
+    .await
+    .assert_problem(409, "already_sent");
+    app.post(
+        &format!("/api/v1/notifications/{}/retry", uuid::Uuid::now_v7()),
+        Some(&admin),
+        &json!({}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let to = app
+        .get("/api/v1/notifications?to=NEVER@pku.edu.cn", Some(&admin))
+        .await;
+    assert_eq!(to.body["items"].as_array().unwrap().len(), 1, "{}", to.body);
+}
+
+#[actix_web::test]
+async fn concurrent_workers_send_each_mail_exactly_once() {
+    let app = spawn_app_with(|s| s.server.run_worker = false).await;
+    for i in 0..40 {
+        let mail = templates::verify_email(
+            "李雷",
+            &format!("http://frontend.test/verify-email?token=t{i}"),
+            48,
+        );
+        notify::enqueue(app.db(), &format!("s{i}@pku.edu.cn"), mail, vec![])
+            .await
+            .unwrap();
+    }
+    let settings = app.state.settings.email.clone();
+    let workers: Vec<Worker> = (0..4)
+        .map(|_| Worker::new(app.db().clone(), settings.clone()).unwrap())
+        .collect();
+    let mut sent = 0;
+    for _ in 0..20 {
+        let rounds = futures_util::future::join_all(workers.iter().map(|w| w.run_once())).await;
+        let n: usize = rounds.into_iter().map(|r| r.expect("a worker round")).sum();
+        sent += n;
+        if n == 0 {
+            break;
+        }
+    }
+    assert_eq!(sent, 40);
+    let messages = app.sink.messages();
+    assert_eq!(messages.len(), 40, "each mail once");
+    let mut recipients: Vec<String> = messages.iter().flat_map(|m| m.to.clone()).collect();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(recipients.len(), 40, "no mail twice");
+}
+
+#[actix_web::test]
+async fn the_file_transport_writes_eml_files() {
+    let dir = std::env::temp_dir().join(format!("nuancheng-mail-{}", uuid::Uuid::new_v4()));
+    let dir_for_settings = dir.clone();
+    let app = spawn_app_with(move |s| {
+        s.email.transport = nuancheng::config::EmailTransportKind::File;
+        s.email.file_dir = dir_for_settings;
+    })
+    .await;
+    app.candidate("file@pku.edu.cn").await;
+    wait_until(
+        async || {
+            std::fs::read_dir(&dir)
+                .map(|d| d.count() == 1)
+                .unwrap_or(false)
+        },
+        "an .eml file is written",
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
