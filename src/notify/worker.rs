@@ -154,11 +154,13 @@ fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-/// Puts a failed or pending email back in the queue, due now.
+/// Puts a failed or pending email back in the queue, due now, with a fresh
+/// set of tries.
 pub async fn retry(db_conn: &DatabaseConnection, id: uuid::Uuid) -> Result<u64, DbErr> {
     use notifications::Column as C;
     let res = notifications::Entity::update_many()
         .col_expr(C::Status, Expr::value(NotificationStatus::Pending))
+        .col_expr(C::Attempts, Expr::value(0))
         .col_expr(C::NextAttemptAt, Expr::value(db::now()))
         .col_expr(
             C::LockedUntil,

@@ -705,3 +705,52 @@ async fn create_admin_is_idempotent() {
         "admin"
     );
 }
+
+#[actix_web::test]
+async fn simultaneous_signups_all_succeed_without_database_locks() {
+    let app = spawn_app().await;
+    let replies = futures_util::future::join_all(
+        (0..40).map(|i| app.signup_owned(signup_body(&format!("s{i}@zju.edu.cn")))),
+    )
+    .await;
+    for (i, reply) in replies.iter().enumerate() {
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "signup {i}: {}",
+            reply.body
+        );
+    }
+    assert_eq!(app.count("users").await, 40);
+    assert_eq!(app.count("notifications").await, 40);
+}
+
+#[actix_web::test]
+async fn one_refresh_token_sent_many_times_at_once_rotates_at_most_once() {
+    let app = spawn_app().await;
+    let (_, signup) = app.candidate("race@pku.edu.cn").await;
+    let token = signup["refresh_token"].as_str().unwrap().to_owned();
+    let replies = futures_util::future::join_all(
+        (0..10).map(|_| app.post_owned("/api/v1/auth/refresh", json!({"refresh_token": token}))),
+    )
+    .await;
+    let ok = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert!(ok <= 1, "at most one rotation, got {ok}");
+    for reply in replies.iter().filter(|r| r.status != StatusCode::OK) {
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+    }
+    // Reuse was seen, so the whole family is revoked, including any winner.
+    for reply in replies.iter().filter(|r| r.status == StatusCode::OK) {
+        let next = reply.body["refresh_token"].as_str().unwrap();
+        app.post(
+            "/api/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": next}),
+        )
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    }
+}

@@ -200,6 +200,15 @@ impl TestApp {
         self.send("PATCH", path, token, body).await
     }
 
+    /// `post` with owned arguments, for many requests at once.
+    pub async fn post_owned(&self, path: &str, body: Value) -> Reply {
+        self.post(path, None, &body).await
+    }
+
+    pub async fn signup_owned(&self, body: Value) -> Reply {
+        self.signup(&body).await
+    }
+
     pub async fn signup(&self, body: &Value) -> Reply {
         self.post("/api/v1/auth/signup", None, body).await
     }

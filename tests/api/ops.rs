@@ -98,3 +98,22 @@ async fn cors_allows_only_the_configured_origins() {
             .is_none()
     );
 }
+
+#[actix_web::test]
+async fn every_migration_rolls_back_and_reapplies() {
+    use migration::{Migrator, MigratorTrait};
+    let app = spawn_app_with(|s| s.server.run_worker = false).await;
+    app.candidate("m@pku.edu.cn").await;
+    Migrator::down(app.db(), None).await.expect("all downs run");
+    assert!(
+        Migrator::get_applied_migrations(app.db())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    Migrator::up(app.db(), None)
+        .await
+        .expect("all ups run again");
+    assert_eq!(app.count("users").await, 0);
+    assert_eq!(app.get("/readyz", None).await.status.as_u16(), 200);
+}

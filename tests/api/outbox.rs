@@ -104,6 +104,10 @@ async fn a_mail_fails_after_its_last_try_and_an_admin_can_retry_it() {
         .await;
     assert_eq!(retried.status.as_u16(), 200, "{}", retried.body);
     assert_eq!(retried.body["status"], "pending");
+    assert_eq!(
+        retried.body["attempts"], 0,
+        "a retry gets a fresh set of tries"
+    );
     app.sink.wait_for("never@pku.edu.cn", 1).await;
     wait_until(
         async || status_of(&app, "never@pku.edu.cn").await.status == NotificationStatus::Sent,
