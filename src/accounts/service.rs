@@ -3,7 +3,7 @@
 use chrono::TimeDelta;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait, sea_query::Expr,
+    QueryOrder, QuerySelect, Set, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -38,6 +38,35 @@ pub fn new_referral_code() -> String {
         .iter()
         .map(|b| REFERRAL_ALPHABET[(*b as usize) % REFERRAL_ALPHABET.len()] as char)
         .collect()
+}
+
+/// A new account with the fields every role has; callers set the rest.
+fn new_user(
+    email: String,
+    password_hash: Option<String>,
+    full_name: String,
+    role: Role,
+) -> users::ActiveModel {
+    let now = db::now();
+    users::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(email),
+        password_hash: Set(password_hash),
+        full_name: Set(full_name),
+        phone: Set(None),
+        university: Set(None),
+        major: Set(None),
+        degree: Set(None),
+        graduation_year: Set(None),
+        role: Set(role),
+        employer_id: Set(None),
+        referral_code: Set(new_referral_code()),
+        referred_by: Set(None),
+        email_verified_at: Set(None),
+        disabled_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
 }
 
 fn bad_link() -> ApiError {
@@ -214,29 +243,19 @@ pub async fn signup(state: &AppState, input: SignupRequest) -> Result<AuthRespon
                 .id,
         ),
     };
-    let now = db::now();
-    let user = users::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        email: Set(email.into_inner()),
-        password_hash: Set(Some(password_hash)),
-        full_name: Set(full_name),
-        phone: Set(phone),
-        university: Set(Some(university)),
-        major: Set(Some(major)),
-        degree: Set(Some(input.degree)),
-        graduation_year: Set(Some(graduation_year)),
-        role: Set(Role::Candidate),
-        employer_id: Set(None),
-        referral_code: Set(new_referral_code()),
-        referred_by: Set(referred_by),
-        email_verified_at: Set(None),
-        disabled_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| {
+    let mut user = new_user(
+        email.into_inner(),
+        Some(password_hash),
+        full_name,
+        Role::Candidate,
+    );
+    user.phone = Set(phone);
+    user.university = Set(Some(university));
+    user.major = Set(Some(major));
+    user.degree = Set(Some(input.degree));
+    user.graduation_year = Set(Some(graduation_year));
+    user.referred_by = Set(referred_by);
+    let user = user.insert(&txn).await.map_err(|e| {
         if is_unique_violation(&e) {
             email_taken()
         } else {
@@ -601,28 +620,11 @@ pub async fn accept_invitation(
     if marked.rows_affected != 1 {
         return Err(bad_link());
     }
-    let user = users::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        email: Set(invitation.email),
-        password_hash: Set(Some(hash)),
-        full_name: Set(full_name),
-        phone: Set(None),
-        university: Set(None),
-        major: Set(None),
-        degree: Set(None),
-        graduation_year: Set(None),
-        role: Set(invitation.role),
-        employer_id: Set(invitation.employer_id),
-        referral_code: Set(new_referral_code()),
-        referred_by: Set(None),
-        email_verified_at: Set(Some(now)),
-        disabled_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| {
+    let mut user = new_user(invitation.email, Some(hash), full_name, invitation.role);
+    user.employer_id = Set(invitation.employer_id);
+    // The invitation reached the inbox, which proves the address.
+    user.email_verified_at = Set(Some(now));
+    let user = user.insert(&txn).await.map_err(|e| {
         if is_unique_violation(&e) {
             email_taken()
         } else {
@@ -744,31 +746,13 @@ pub async fn ensure_admin(
         });
     }
     let hash = password::hash(password).await.map_err(|e| e.to_string())?;
-    let now = db::now();
-    let id = Uuid::now_v7();
-    let txn = db_conn.begin().await.map_err(|e| e.to_string())?;
-    users::ActiveModel {
-        id: Set(id),
-        email: Set(email.as_str().to_owned()),
-        password_hash: Set(Some(hash)),
-        full_name: Set("Administrator".into()),
-        phone: Set(None),
-        university: Set(None),
-        major: Set(None),
-        degree: Set(None),
-        graduation_year: Set(None),
-        role: Set(Role::Admin),
-        employer_id: Set(None),
-        referral_code: Set(new_referral_code()),
-        referred_by: Set(None),
-        email_verified_at: Set(Some(now)),
-        disabled_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| e.to_string())?;
-    txn.commit().await.map_err(|e| e.to_string())?;
-    Ok(AdminOutcome::Created(id))
+    let mut user = new_user(
+        email.as_str().to_owned(),
+        Some(hash),
+        "Administrator".into(),
+        Role::Admin,
+    );
+    user.email_verified_at = Set(Some(db::now()));
+    let user = user.insert(db_conn).await.map_err(|e| e.to_string())?;
+    Ok(AdminOutcome::Created(user.id))
 }
