@@ -153,9 +153,16 @@ fn cors(settings: &Settings) -> Cors {
     cors
 }
 
+/// Unknown paths are 404. A known path asked with another method also lands
+/// here (resources inherit the app's default service): that is a 405.
 async fn not_found(req: HttpRequest) -> HttpResponse {
-    tracing::debug!(path = req.path(), "no such route");
-    actix_web::ResponseError::error_response(&ApiError::NotFound("route"))
+    let error = if req.match_pattern().is_some() {
+        ApiError::MethodNotAllowed(req.method().to_string())
+    } else {
+        tracing::debug!(path = req.path(), "no such route");
+        ApiError::NotFound("route")
+    };
+    actix_web::ResponseError::error_response(&error)
 }
 
 async fn docs_redirect() -> HttpResponse {
@@ -180,7 +187,7 @@ fn problem_for_bare_errors<B>(
     }
     let error = match status {
         StatusCode::METHOD_NOT_ALLOWED => {
-            ApiError::bad_request("method_not_allowed", "this path does not take this method")
+            ApiError::MethodNotAllowed(res.request().method().to_string())
         }
         StatusCode::NOT_FOUND => ApiError::NotFound("route"),
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: 0 },

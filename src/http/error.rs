@@ -63,6 +63,9 @@ pub enum ApiError {
     /// 404: unknown, or not visible to this caller.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// 405: the path exists, but not with this method.
+    #[error("this path does not take {0}")]
+    MethodNotAllowed(String),
     /// 409: conflicts with the current state.
     #[error("{detail}")]
     Conflict {
@@ -136,6 +139,7 @@ impl ApiError {
             | Self::Rule { code, .. } => code,
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
@@ -150,6 +154,7 @@ impl ApiError {
             Self::Unauthorized { .. } => "Unauthorized",
             Self::Forbidden(_) => "Forbidden",
             Self::NotFound(_) => "Not found",
+            Self::MethodNotAllowed(_) => "Method not allowed",
             Self::Conflict { .. } => "Conflict",
             Self::PayloadTooLarge { .. } => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
@@ -190,6 +195,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -102,6 +102,17 @@ async fn unknown_routes_and_ids_are_not_found() {
 }
 
 #[actix_web::test]
+async fn a_known_path_with_another_method_is_405() {
+    let app = spawn_app().await;
+    app.get("/api/v1/auth/login", None)
+        .await
+        .assert_problem(405, "method_not_allowed");
+    app.send("DELETE", "/api/v1/me", None, &json!({}))
+        .await
+        .assert_problem(405, "method_not_allowed");
+}
+
+#[actix_web::test]
 async fn a_request_id_from_the_client_is_kept() {
     let app = spawn_app().await;
     let res = app
