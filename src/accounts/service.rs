@@ -69,6 +69,21 @@ fn new_user(
     }
 }
 
+/// Inserts an account; a taken address is 409 `email_taken`, also when
+/// another request took it a moment ago.
+async fn insert_user<C: ConnectionTrait>(
+    conn: &C,
+    user: users::ActiveModel,
+) -> Result<users::Model, ApiError> {
+    user.insert(conn).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            email_taken()
+        } else {
+            e.into()
+        }
+    })
+}
+
 fn bad_link() -> ApiError {
     ApiError::rule("invalid_token", "the link is invalid, used or expired")
 }
@@ -255,13 +270,7 @@ pub async fn signup(state: &AppState, input: SignupRequest) -> Result<AuthRespon
     user.degree = Set(Some(input.degree));
     user.graduation_year = Set(Some(graduation_year));
     user.referred_by = Set(referred_by);
-    let user = user.insert(&txn).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            email_taken()
-        } else {
-            e.into()
-        }
-    })?;
+    let user = insert_user(&txn, user).await?;
     enqueue_verification(&txn, state, &user).await?;
     let session = start_session(&txn, state, user, None).await?;
     txn.commit().await?;
@@ -624,13 +633,7 @@ pub async fn accept_invitation(
     user.employer_id = Set(invitation.employer_id);
     // The invitation reached the inbox, which proves the address.
     user.email_verified_at = Set(Some(now));
-    let user = user.insert(&txn).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            email_taken()
-        } else {
-            e.into()
-        }
-    })?;
+    let user = insert_user(&txn, user).await?;
     let session = start_session(&txn, state, user, None).await?;
     txn.commit().await?;
     Ok(session)
