@@ -25,12 +25,6 @@ pub struct Caller {
     pub full_name: String,
 }
 
-impl Caller {
-    pub fn is_staff(&self) -> bool {
-        matches!(self.role, Role::Organiser | Role::Admin)
-    }
-}
-
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;

@@ -254,14 +254,6 @@ impl FieldErrors {
         }
     }
 
-    pub fn push(&mut self, err: FieldError) {
-        self.0.push(err);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// `Ok(())` when nothing was recorded, else a 422 naming every field.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.0.is_empty() {
