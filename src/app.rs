@@ -105,7 +105,7 @@ impl Application {
                 .service(
                     web::scope("/api/v1")
                         .configure(accounts::routes::configure)
-                        .configure(events::employers::configure)
+                        .configure(events::routes)
                         .configure(notify::routes::configure),
                 )
                 .route("/docs", web::get().to(docs_redirect))

@@ -191,6 +191,11 @@ impl Settings {
         )
     }
 
+    /// A page of the frontend, e.g. `page("/events/<id>")`.
+    pub fn page(&self, path: &str) -> String {
+        format!("{}{}", self.public_base_url.trim_end_matches('/'), path)
+    }
+
     pub fn is_sqlite(&self) -> bool {
         self.database.url.starts_with("sqlite:")
     }

@@ -81,10 +81,13 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// The current time, truncated to microseconds: PostgreSQL keeps no more,
 /// and SQLite compares timestamps as text, which needs one format.
 pub fn now() -> chrono::DateTime<chrono::Utc> {
+    truncate(chrono::Utc::now())
+}
+
+/// A time from a request, cut to the microseconds that both databases keep.
+pub fn truncate(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
     use chrono::{DurationRound, TimeDelta};
-    let now = chrono::Utc::now();
-    now.duration_trunc(TimeDelta::microseconds(1))
-        .unwrap_or(now)
+    t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
 }
 
 #[cfg(test)]

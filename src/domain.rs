@@ -182,6 +182,42 @@ pub fn graduation_year(field: &str, value: i32) -> Result<i32, FieldError> {
     }
 }
 
+/// A list of short texts (majors, benefits): each trimmed and checked like
+/// [`text`], duplicates dropped, at most `max_items` of them.
+pub fn text_list(
+    field: &str,
+    values: &[String],
+    max_items: usize,
+    max_len: usize,
+) -> Result<Vec<String>, FieldError> {
+    if values.len() > max_items {
+        return Err(FieldError::new(
+            field,
+            "too_many",
+            format!("must have at most {max_items} items"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(values.len());
+    for (i, value) in values.iter().enumerate() {
+        let value = text(&format!("{field}[{i}]"), value, max_len)?;
+        if !out.contains(&value) {
+            out.push(value);
+        }
+    }
+    Ok(out)
+}
+
+/// Deserializes a field that a PATCH may set to `null`: absent is `None`,
+/// `null` is `Some(None)`, a value is `Some(Some(v))`. Use with
+/// `#[serde(default, deserialize_with = "domain::nullable")]`.
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 /// 统一社会信用代码 (unified social credit code, GB 32100-2015): 18
 /// characters from a 31-character alphabet, the last a check character.
 #[derive(Debug, Clone, PartialEq, Eq)]

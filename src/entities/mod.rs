@@ -2,9 +2,14 @@
 //! enums stored as short strings.
 
 pub mod action_tokens;
+pub mod campaigns;
 pub mod employers;
+pub mod event_employers;
+pub mod events;
 pub mod idempotency_keys;
 pub mod invitations;
 pub mod notifications;
+pub mod positions;
 pub mod refresh_tokens;
+pub mod registrations;
 pub mod users;

@@ -1,4 +1,20 @@
-//! Campaigns, events, employers and positions. Employers come first: the
-//! accounts feature binds recruiters to them.
+//! Campaigns, employers, positions, events and registrations. Employers come
+//! first: the accounts feature binds recruiters to them.
 
+pub mod campaigns;
+pub mod catalog;
 pub mod employers;
+pub mod positions;
+pub mod registrations;
+pub mod tickets;
+
+use actix_web::web;
+
+/// Every route of this feature, under `/api/v1`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    employers::configure(cfg);
+    positions::configure(cfg);
+    campaigns::configure(cfg);
+    catalog::configure(cfg);
+    registrations::configure(cfg);
+}

@@ -79,6 +79,25 @@ impl FromRequest for Caller {
     }
 }
 
+/// The caller on routes that anyone may use: `None` without an
+/// `Authorization` header; a header with a bad token is still a 401, so a
+/// client with an expired token learns it instead of seeing less.
+#[derive(Debug, Clone)]
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequest for MaybeCaller {
+    type Error = ApiError;
+    type Future = CallerFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if req.headers().get(header::AUTHORIZATION).is_none() {
+            return Box::pin(async { Ok(MaybeCaller(None)) });
+        }
+        let caller = Caller::from_request(req, payload);
+        Box::pin(async move { Ok(MaybeCaller(Some(caller.await?))) })
+    }
+}
+
 macro_rules! role_extractor {
     ($(#[$doc:meta])* $name:ident, [$($role:path),+], $what:literal) => {
         $(#[$doc])*

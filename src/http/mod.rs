@@ -10,7 +10,7 @@ pub mod pagination;
 pub mod ratelimit;
 pub mod request_id;
 
-pub use auth::{Admin, Caller, Candidate, Organiser};
+pub use auth::{Admin, Caller, Candidate, MaybeCaller, Organiser};
 pub use error::{ApiError, FieldError, FieldErrors};
 pub use json::Json;
 pub use pagination::{Page, PageQuery};

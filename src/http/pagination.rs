@@ -2,6 +2,7 @@
 //! and an opaque `?cursor=`; answers are `{"items": [...], "next_cursor": ...}`.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -53,6 +54,98 @@ impl PageQuery {
     }
 }
 
+impl PageQuery {
+    /// For lists ordered by a time and then the id (events by start time):
+    /// the cursor carries both.
+    pub fn parse_timed(&self) -> Result<TimedPageRequest, ApiError> {
+        let plain = PageQuery {
+            limit: self.limit,
+            cursor: None,
+        }
+        .parse()?;
+        let after = match self.cursor.as_deref() {
+            None | Some("") => None,
+            Some(cursor) => Some(decode_timed(cursor).ok_or_else(|| {
+                ApiError::field(
+                    "cursor",
+                    "invalid",
+                    "the cursor is not one this server gave",
+                )
+            })?),
+        };
+        Ok(TimedPageRequest {
+            after,
+            limit: plain.limit,
+        })
+    }
+}
+
+/// A page of a list ordered by (time, id).
+#[derive(Debug, Clone, Copy)]
+pub struct TimedPageRequest {
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: u64,
+}
+
+pub fn encode_timed(at: DateTime<Utc>, id: Uuid) -> String {
+    let mut bytes = at.timestamp_micros().to_be_bytes().to_vec();
+    bytes.extend_from_slice(id.as_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn decode_timed(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    if bytes.len() != 24 {
+        return None;
+    }
+    let micros = i64::from_be_bytes(bytes[..8].try_into().ok()?);
+    Some((
+        DateTime::from_timestamp_micros(micros)?,
+        Uuid::from_slice(&bytes[8..]).ok()?,
+    ))
+}
+
+impl<T> Page<T> {
+    /// Like [`Page::from_rows`] for a list ordered by (time, id).
+    pub fn from_timed_rows<R>(
+        rows: Vec<R>,
+        limit: u64,
+        key_of: impl Fn(&R) -> (DateTime<Utc>, Uuid),
+        map: impl FnMut(R) -> T,
+    ) -> Self {
+        Self::build(
+            rows,
+            limit,
+            |row| {
+                let (at, id) = key_of(row);
+                encode_timed(at, id)
+            },
+            map,
+        )
+    }
+
+    /// Builds a page from rows fetched with `limit + 1`: the extra row only
+    /// says that there is more.
+    fn build<R>(
+        mut rows: Vec<R>,
+        limit: u64,
+        cursor_of: impl Fn(&R) -> String,
+        map: impl FnMut(R) -> T,
+    ) -> Self {
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more {
+            rows.last().map(cursor_of)
+        } else {
+            None
+        };
+        Self {
+            items: rows.into_iter().map(map).collect(),
+            next_cursor,
+        }
+    }
+}
+
 pub fn encode_cursor(id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(id.as_bytes())
 }
@@ -69,25 +162,14 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// Builds a page from rows fetched with `limit + 1`: the extra row only
-    /// says that there is more.
+    /// Builds a page of a list ordered by id.
     pub fn from_rows<R>(
-        mut rows: Vec<R>,
+        rows: Vec<R>,
         page: PageRequest,
         id_of: impl Fn(&R) -> Uuid,
         map: impl FnMut(R) -> T,
     ) -> Self {
-        let more = rows.len() as u64 > page.limit;
-        rows.truncate(page.limit as usize);
-        let next_cursor = if more {
-            rows.last().map(|row| encode_cursor(id_of(row)))
-        } else {
-            None
-        };
-        Self {
-            items: rows.into_iter().map(map).collect(),
-            next_cursor,
-        }
+        Self::build(rows, page.limit, |row| encode_cursor(id_of(row)), map)
     }
 }
 
@@ -115,6 +197,22 @@ mod tests {
                 "{bad:?}"
             );
         }
+        let at = DateTime::from_timestamp_micros(1_796_000_000_123_456).unwrap();
+        let timed = PageQuery {
+            limit: Some(10),
+            cursor: Some(encode_timed(at, id)),
+        }
+        .parse_timed()
+        .unwrap();
+        assert_eq!((timed.after, timed.limit), (Some((at, id)), 10));
+        assert!(
+            PageQuery {
+                limit: None,
+                cursor: Some(encode_cursor(id)),
+            }
+            .parse_timed()
+            .is_err()
+        );
         assert!(
             PageQuery {
                 limit: None,

@@ -143,6 +143,158 @@ pub fn invitation(
     .render()
 }
 
+/// What the registration emails say about an event.
+pub struct EventFacts<'a> {
+    pub title: &'a str,
+    pub university: &'a str,
+    pub venue: &'a str,
+    pub city: &'a str,
+    pub starts_at: chrono::DateTime<chrono::Utc>,
+    pub ends_at: chrono::DateTime<chrono::Utc>,
+    pub link: String,
+}
+
+/// A time as the students read it: Beijing time, which the whole country uses.
+pub fn beijing_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    t.with_timezone(&beijing)
+        .format("%Y-%m-%d %H:%M（北京时间 / Beijing time）")
+        .to_string()
+}
+
+impl EventFacts<'_> {
+    fn summary(&self) -> String {
+        format!(
+            "活动 / Event：{}\n时间 / Time：{} 至 / to {}\n地点 / Venue：{}，{}，{}",
+            self.title,
+            beijing_time(self.starts_at),
+            beijing_time(self.ends_at),
+            self.venue,
+            self.university,
+            self.city
+        )
+    }
+
+    fn action(&self) -> Option<(String, String)> {
+        Some(("查看活动 / View the event".into(), self.link.clone()))
+    }
+}
+
+pub fn registration_confirmed(
+    full_name: &str,
+    event: &EventFacts<'_>,
+    ticket_code: &str,
+) -> Rendered {
+    Layout {
+        kind: "registration_confirmed",
+        subject: format!("报名成功：{} · You are registered", event.title),
+        greeting: greeting(full_name),
+        paragraphs: vec![
+            "您已成功报名，请凭电子票入场。日历文件已附在邮件中。\n\
+             Your place is confirmed. Show your ticket at the door; a calendar file is attached."
+                .into(),
+            event.summary(),
+            format!("电子票号 / Ticket code：{ticket_code}"),
+        ],
+        action: event.action(),
+    }
+    .render()
+}
+
+pub fn registration_waitlisted(full_name: &str, event: &EventFacts<'_>, position: i32) -> Rendered {
+    Layout {
+        kind: "registration_waitlisted",
+        subject: format!("已进入候补名单：{} · You are on the waitlist", event.title),
+        greeting: greeting(full_name),
+        paragraphs: vec![
+            format!(
+                "活动名额已满，您在候补名单第 {position} 位。有人取消时我们会按顺序递补，并立即邮件通知您。\n\
+                 The event is full. You are number {position} on the waitlist; when a place frees up we \
+                 promote in order and email you at once."
+            ),
+            event.summary(),
+        ],
+        action: event.action(),
+    }
+    .render()
+}
+
+pub fn registration_promoted(
+    full_name: &str,
+    event: &EventFacts<'_>,
+    ticket_code: &str,
+) -> Rendered {
+    Layout {
+        kind: "registration_promoted",
+        subject: format!("候补成功，报名已确认：{} · A place opened for you", event.title),
+        greeting: greeting(full_name),
+        paragraphs: vec![
+            "有名额空出，您已从候补名单递补为正式报名。请凭电子票入场，日历文件已附在邮件中。\n\
+             A place opened up and your registration is now confirmed. Show your ticket at the door; \
+             a calendar file is attached."
+                .into(),
+            event.summary(),
+            format!("电子票号 / Ticket code：{ticket_code}"),
+        ],
+        action: event.action(),
+    }
+    .render()
+}
+
+pub fn registration_cancelled(
+    full_name: &str,
+    event: &EventFacts<'_>,
+    by_organiser: bool,
+) -> Rendered {
+    let who = if by_organiser {
+        "主办方已取消您的报名，如有疑问请联系主办方。\n\
+         The organisers cancelled your registration; contact them if this is unexpected."
+    } else {
+        "您已取消报名，电子票随即失效。欢迎报名其他活动。\n\
+         You cancelled your registration and your ticket no longer works. We hope to see you at another event."
+    };
+    Layout {
+        kind: "registration_cancelled",
+        subject: format!("报名已取消：{} · Registration cancelled", event.title),
+        greeting: greeting(full_name),
+        paragraphs: vec![who.into(), event.summary()],
+        action: event.action(),
+    }
+    .render()
+}
+
+pub fn event_changed(full_name: &str, event: &EventFacts<'_>, changes: &[String]) -> Rendered {
+    Layout {
+        kind: "event_changed",
+        subject: format!("活动信息变更：{} · The event has changed", event.title),
+        greeting: greeting(full_name),
+        paragraphs: vec![
+            "您报名的活动有以下变更，请留意。\nThe event you registered for has changed:".into(),
+            changes.join("\n"),
+            event.summary(),
+        ],
+        action: event.action(),
+    }
+    .render()
+}
+
+pub fn event_cancelled(full_name: &str, event: &EventFacts<'_>, reason: &str) -> Rendered {
+    Layout {
+        kind: "event_cancelled",
+        subject: format!("活动取消通知：{} · The event is cancelled", event.title),
+        greeting: greeting(full_name),
+        paragraphs: vec![
+            "很抱歉，您报名的活动已取消，电子票随即失效。\n\
+             We are sorry: the event you registered for is cancelled and your ticket no longer works."
+                .into(),
+            format!("原因 / Reason：{reason}"),
+            event.summary(),
+        ],
+        action: event.action(),
+    }
+    .render()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,9 +7,10 @@ use std::{path::PathBuf, sync::Once};
 use actix_web::web;
 use awc::{Client, ClientResponse, http::StatusCode};
 use nuancheng::{
-    accounts::service::ensure_admin,
+    accounts::service::{ensure_admin, new_referral_code},
     app::{AppState, Application},
     config::{EmailTransportKind, Environment, Settings},
+    entities::users::{self, Role},
 };
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
@@ -338,6 +339,111 @@ impl TestApp {
     pub fn db(&self) -> &sea_orm::DatabaseConnection {
         &self.state.db
     }
+
+    /// A student written straight to the database with a fresh access
+    /// token, for tests that need many of them (no password, no mail).
+    pub async fn student(&self, degree: &str, graduation_year: i32) -> Student {
+        use sea_orm::{ActiveModelTrait, Set};
+        let id = Uuid::now_v7();
+        let email = format!("student-{}@pku.edu.cn", id.simple());
+        let now = nuancheng::db::now();
+        users::ActiveModel {
+            id: Set(id),
+            email: Set(email.clone()),
+            password_hash: Set(None),
+            full_name: Set(format!("学生{}", &id.simple().to_string()[24..])),
+            phone: Set(Some("13900000000".into())),
+            university: Set(Some("北京大学".into())),
+            major: Set(Some("材料科学".into())),
+            degree: Set(Some(
+                serde_json::from_value(json!(degree)).expect("a degree"),
+            )),
+            graduation_year: Set(Some(graduation_year)),
+            role: Set(Role::Candidate),
+            employer_id: Set(None),
+            referral_code: Set(new_referral_code()),
+            referred_by: Set(None),
+            email_verified_at: Set(Some(now)),
+            disabled_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(self.db())
+        .await
+        .expect("insert a student");
+        Student {
+            token: self.state.jwt.issue(id, Role::Candidate),
+            email,
+        }
+    }
+
+    /// Creates an event from `event_body(changes)` and publishes it.
+    pub async fn published_event(&self, organiser: &str, changes: Value) -> String {
+        let created = self
+            .post("/api/v1/events", Some(organiser), &event_body(changes))
+            .await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "event: {}",
+            created.body
+        );
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        let published = self
+            .post(
+                &format!("/api/v1/events/{id}/publish"),
+                Some(organiser),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(
+            published.status,
+            StatusCode::OK,
+            "publish: {}",
+            published.body
+        );
+        id
+    }
+
+    /// Registers a student; gives the reply.
+    pub async fn register(&self, event_id: &str, token: &str) -> Reply {
+        self.post(
+            &format!("/api/v1/events/{event_id}/registrations"),
+            Some(token),
+            &json!({}),
+        )
+        .await
+    }
+}
+
+/// A student made by [`TestApp::student`].
+pub struct Student {
+    pub email: String,
+    pub token: String,
+}
+
+/// An info session a week from now; `changes` replace or add fields.
+pub fn event_body(changes: Value) -> Value {
+    let starts = chrono::Utc::now() + chrono::TimeDelta::days(7);
+    let mut body = json!({
+        "title": "鄂尔多斯市名校引才专项行动·北京大学专场宣讲会",
+        "kind": "info_session",
+        "university": "北京大学",
+        "venue": "北京大学百周年纪念讲堂",
+        "city": "北京",
+        "starts_at": starts.to_rfc3339(),
+        "ends_at": (starts + chrono::TimeDelta::hours(2)).to_rfc3339(),
+        "capacity": 50,
+        "waitlist_limit": 10,
+        "description": "能源化工、现代煤化工、新材料等领域岗位",
+        "employer_ids": []
+    });
+    if let (Some(body), Some(changes)) = (body.as_object_mut(), changes.as_object()) {
+        for (k, v) in changes {
+            body.insert(k.clone(), v.clone());
+        }
+    }
+    body
 }
 
 pub fn signup_body(email: &str) -> Value {

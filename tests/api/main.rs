@@ -3,7 +3,9 @@
 
 mod accounts;
 mod errors;
+mod events;
 mod helpers;
 mod ops;
 mod outbox;
+mod registrations;
 mod smtp;
