@@ -34,6 +34,10 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub metrics: Arc<Metrics>,
     pub limiter: RateLimiter,
+    /// Event ids whose counts just changed (a check-in, a registration), for
+    /// the live dashboards of this process. Other processes' changes reach
+    /// a dashboard through its one-second poll.
+    pub live: tokio::sync::broadcast::Sender<uuid::Uuid>,
 }
 
 impl AppState {
@@ -42,6 +46,7 @@ impl AppState {
             jwt: JwtKeys::new(&settings.auth),
             limiter: RateLimiter::new(settings.rate_limit.auth_per_minute),
             metrics: Arc::new(Metrics::default()),
+            live: tokio::sync::broadcast::channel(1024).0,
             settings: Arc::new(settings),
             db,
         }
@@ -126,6 +131,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// A handle that stops the server, e.g. when a benchmark moves on.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

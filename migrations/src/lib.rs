@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_accounts;
 mod m20261126_000002_create_notifications;
 mod m20261126_000003_create_events;
+mod m20261127_000004_create_checkins;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_accounts::Migration),
             Box::new(m20261126_000002_create_notifications::Migration),
             Box::new(m20261126_000003_create_events::Migration),
+            Box::new(m20261127_000004_create_checkins::Migration),
         ]
     }
 }

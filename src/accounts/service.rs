@@ -432,6 +432,46 @@ pub async fn request_password_reset(
     Ok(())
 }
 
+/// A student met at the door: an account with the profile given there and
+/// no password, plus an email with a link to set one (the password-reset
+/// link, valid as long as an invitation). Runs in the caller's transaction.
+pub async fn create_walk_in_candidate<C: ConnectionTrait>(
+    conn: &C,
+    state: &AppState,
+    profile: WalkInProfile,
+) -> Result<users::Model, ApiError> {
+    let mut user = new_user(profile.email, None, profile.full_name, Role::Candidate);
+    user.phone = Set(profile.phone);
+    user.university = Set(Some(profile.university));
+    user.major = Set(Some(profile.major));
+    user.degree = Set(Some(profile.degree));
+    user.graduation_year = Set(Some(profile.graduation_year));
+    let user = insert_user(conn, user).await?;
+    let days = state.settings.auth.invitation_ttl_days;
+    let token =
+        new_action_token(conn, user.id, Purpose::PasswordReset, TimeDelta::days(days)).await?;
+    let link = state.settings.link("/reset-password", &token);
+    notify::enqueue(
+        conn,
+        &user.email,
+        templates::walk_in_welcome(&user.full_name, &link, days),
+        vec![],
+    )
+    .await?;
+    Ok(user)
+}
+
+/// What a walk-in student tells the recruiter at the door, already checked.
+pub struct WalkInProfile {
+    pub email: String,
+    pub full_name: String,
+    pub phone: Option<String>,
+    pub university: String,
+    pub major: String,
+    pub degree: crate::entities::users::Degree,
+    pub graduation_year: i32,
+}
+
 /// Sets a new password from a reset link and signs out every session.
 pub async fn confirm_password_reset(
     state: &AppState,

@@ -3,6 +3,7 @@
 
 pub mod action_tokens;
 pub mod campaigns;
+pub mod checkins;
 pub mod employers;
 pub mod event_employers;
 pub mod events;

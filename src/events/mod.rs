@@ -3,7 +3,9 @@
 
 pub mod campaigns;
 pub mod catalog;
+pub mod checkins;
 pub mod employers;
+pub mod live;
 pub mod positions;
 pub mod registrations;
 pub mod tickets;
@@ -17,4 +19,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     campaigns::configure(cfg);
     catalog::configure(cfg);
     registrations::configure(cfg);
+    checkins::configure(cfg);
+    live::configure(cfg);
 }

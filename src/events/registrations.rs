@@ -4,7 +4,7 @@
 //! so confirmed never exceeds capacity and waitlist positions stay 1, 2, 3, …
 //! however many requests arrive at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use actix_web::{
     HttpRequest, HttpResponse,
@@ -268,7 +268,7 @@ async fn with_users<C: ConnectionTrait>(
 }
 
 /// Moves everyone behind `position` one place up.
-async fn close_gap(
+pub(crate) async fn close_gap(
     txn: &DatabaseTransaction,
     event_id: Uuid,
     position: i32,
@@ -344,7 +344,10 @@ pub async fn fill_seats(
     Ok(())
 }
 
-async fn save_counts(txn: &DatabaseTransaction, event: &events::Model) -> Result<(), ApiError> {
+pub(crate) async fn save_counts(
+    txn: &DatabaseTransaction,
+    event: &events::Model,
+) -> Result<(), ApiError> {
     events::ActiveModel {
         id: Set(event.id),
         confirmed_count: Set(event.confirmed_count),
@@ -511,6 +514,7 @@ pub async fn register_for(
         }
     }
     txn.commit().await?;
+    let _ = state.live.send(event_id);
     Ok(registration)
 }
 
@@ -553,6 +557,16 @@ pub async fn cancel_registration(
         }
         EventStatus::Draft | EventStatus::Published => {}
     }
+    let checked_in = crate::entities::checkins::Entity::find()
+        .filter(crate::entities::checkins::Column::RegistrationId.eq(id))
+        .one(&txn)
+        .await?;
+    if checked_in.is_some() {
+        return Err(ApiError::conflict(
+            "already_checked_in",
+            "this student has been admitted; the registration stays",
+        ));
+    }
     let was = registration.status;
     match was {
         RegistrationStatus::Cancelled => {
@@ -594,6 +608,7 @@ pub async fn cancel_registration(
     );
     notify::enqueue(&txn, &student.email, mail, Vec::new()).await?;
     txn.commit().await?;
+    let _ = state.live.send(event.id);
     Ok(cancelled)
 }
 
@@ -722,10 +737,11 @@ pub async fn get(
     let candidate = if owner {
         None
     } else {
+        let contacts = contacts(&state.db, &caller, access, &[registration.user_id]).await?;
         users::Entity::find_by_id(registration.user_id)
             .one(&state.db)
             .await?
-            .map(|u| Registrant::of(&u, access == Access::Staff))
+            .map(|u| Registrant::of(&u, contacts.contains(&u.id)))
     };
     Ok(HttpResponse::Ok().json(RegistrationView {
         event: event.as_ref().map(EventSummary::from),
@@ -763,6 +779,24 @@ pub async fn ticket(
             ticket_code: registration.ticket_code,
             qr_svg,
         }))
+}
+
+/// Of these students, those whose email and phone the caller may see:
+/// organisers see all; a recruiter only those who checked in at an event of
+/// its employer (they met at the door).
+async fn contacts(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    access: Access,
+    user_ids: &[Uuid],
+) -> Result<HashSet<Uuid>, ApiError> {
+    match (access, caller.employer_id) {
+        (Access::Staff, _) => Ok(user_ids.iter().copied().collect()),
+        (Access::Participant, Some(employer_id)) => {
+            super::checkins::contactable(conn, employer_id, user_ids).await
+        }
+        _ => Ok(HashSet::new()),
+    }
 }
 
 fn wants_csv(req: &HttpRequest) -> bool {
@@ -817,9 +851,8 @@ pub async fn list_for_event(
             .to_owned();
         filter = filter.add(R::UserId.in_subquery(matching));
     }
-    let with_contact = access == Access::Staff;
     if wants_csv(&req) {
-        let csv = csv_export(&state, filter, with_contact).await?;
+        let csv = csv_export(&state, &caller, access, filter).await?;
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .insert_header((
@@ -836,12 +869,14 @@ pub async fn list_for_event(
     }
     let rows = select.limit(page.limit + 1).all(&state.db).await?;
     let rows = with_users(&state.db, rows).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|(r, _)| r.user_id).collect();
+    let contacts = contacts(&state.db, &caller, access, &ids).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(
         rows,
         page,
         |(r, _)| r.id,
         |(r, u)| RegistrationView {
-            candidate: Some(Registrant::of(&u, with_contact)),
+            candidate: Some(Registrant::of(&u, contacts.contains(&u.id))),
             ..RegistrationView::new(r, false)
         },
     )))
@@ -853,12 +888,13 @@ const CSV_BATCH: u64 = 500;
 /// Excel reads the Chinese names correctly. Read in batches by id.
 async fn csv_export(
     state: &AppState,
+    caller: &Caller,
+    access: Access,
     filter: Condition,
-    with_contact: bool,
 ) -> Result<String, ApiError> {
     use registrations::Column as R;
     let mut out = String::from("\u{feff}");
-    let mut header = vec![
+    let header = [
         "registration_id",
         "status",
         "waitlist_position",
@@ -867,11 +903,12 @@ async fn csv_export(
         "major",
         "degree",
         "graduation_year",
+        "email",
+        "phone",
+        "registered_at",
+        "confirmed_at",
+        "cancelled_at",
     ];
-    if with_contact {
-        header.extend(["email", "phone"]);
-    }
-    header.extend(["registered_at", "confirmed_at", "cancelled_at"]);
     csv_row(&mut out, header.iter().map(|s| s.to_string()));
     let mut after: Option<Uuid> = None;
     loop {
@@ -885,6 +922,8 @@ async fn csv_export(
         let rows = select.all(&state.db).await?;
         let done = (rows.len() as u64) < CSV_BATCH;
         after = rows.last().map(|r| r.id);
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.user_id).collect();
+        let contacts = contacts(&state.db, caller, access, &ids).await?;
         for (r, u) in with_users(&state.db, rows).await? {
             let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
             let status = serde_json::to_value(r.status)
@@ -908,9 +947,11 @@ async fn csv_export(
                 degree,
                 u.graduation_year.map(|y| y.to_string()).unwrap_or_default(),
             ];
-            if with_contact {
+            if contacts.contains(&u.id) {
                 cells.push(u.email.clone());
                 cells.push(u.phone.clone().unwrap_or_default());
+            } else {
+                cells.extend([String::new(), String::new()]);
             }
             cells.extend([
                 time(Some(r.created_at)),

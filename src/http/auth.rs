@@ -25,7 +25,8 @@ pub struct Caller {
     pub full_name: String,
 }
 
-fn bearer(req: &HttpRequest) -> Option<String> {
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
@@ -34,7 +35,8 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-async fn authenticate(
+/// Checks an access token and loads its user, who must be enabled.
+pub async fn authenticate(
     state: web::Data<AppState>,
     token: Option<String>,
 ) -> Result<Caller, ApiError> {

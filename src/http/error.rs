@@ -63,6 +63,9 @@ pub enum ApiError {
     /// 404: unknown, or not visible to this caller.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// 404 with a code of its own (e.g. `unknown_ticket`).
+    #[error("{detail}")]
+    Unknown { code: &'static str, detail: String },
     /// 405: the path exists, but not with this method.
     #[error("this path does not take {0}")]
     MethodNotAllowed(String),
@@ -136,7 +139,8 @@ impl ApiError {
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Rule { code, .. } => code,
+            | Self::Rule { code, .. }
+            | Self::Unknown { code, .. } => code,
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
@@ -153,7 +157,7 @@ impl ApiError {
             Self::BadRequest { .. } => "Bad request",
             Self::Unauthorized { .. } => "Unauthorized",
             Self::Forbidden(_) => "Forbidden",
-            Self::NotFound(_) => "Not found",
+            Self::NotFound(_) | Self::Unknown { .. } => "Not found",
             Self::MethodNotAllowed(_) => "Method not allowed",
             Self::Conflict { .. } => "Conflict",
             Self::PayloadTooLarge { .. } => "Payload too large",
@@ -194,7 +198,7 @@ impl ResponseError for ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::Unknown { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -143,6 +143,65 @@ pub fn invitation(
     .render()
 }
 
+pub fn walk_in_welcome(full_name: &str, link: &str, ttl_days: i64) -> Rendered {
+    Layout {
+        kind: "walk_in_welcome",
+        subject: "欢迎来到暖城之邀，请设置密码 · Welcome: set your password".into(),
+        greeting: greeting(full_name),
+        paragraphs: vec![
+            format!(
+                "您已在活动现场登记入场，我们为您创建了“暖城之邀”账号。请在 {ttl_days} 天内点击下方链接设置密码，之后即可查看报名和签约意向。\n\
+                 You were admitted at the door and we created your 暖城之邀 account. Set a password within {ttl_days} days \
+                 to see your registrations and intents to join."
+            ),
+        ],
+        action: Some(("设置密码 / Set your password".into(), link.into())),
+    }
+    .render()
+}
+
+/// An employer at an event, as the thank-you email lists it.
+pub struct EmployerLine {
+    pub name: String,
+    /// Each position's title with its benefits.
+    pub positions: Vec<(String, Vec<String>)>,
+}
+
+pub fn checkin_thanks(
+    full_name: &str,
+    event: &EventFacts<'_>,
+    employers: &[EmployerLine],
+) -> Rendered {
+    let mut list = String::new();
+    for employer in employers {
+        list.push_str(&format!("· {}\n", employer.name));
+        for (title, benefits) in &employer.positions {
+            if benefits.is_empty() {
+                list.push_str(&format!("    - {title}\n"));
+            } else {
+                list.push_str(&format!("    - {title}（{}）\n", benefits.join("、")));
+            }
+        }
+    }
+    let mut paragraphs = vec![
+        "感谢您参加本次活动！鄂尔多斯欢迎您。以下单位正在招聘，欢迎投递并与招聘人员联系。\n\
+         Thank you for coming. Ordos welcomes you; these employers are recruiting:"
+            .to_owned(),
+    ];
+    if !list.is_empty() {
+        paragraphs.push(list.trim_end().to_owned());
+    }
+    paragraphs.push(event.summary());
+    Layout {
+        kind: "checkin_thanks",
+        subject: format!("感谢参加：{} · Thank you for coming", event.title),
+        greeting: greeting(full_name),
+        paragraphs,
+        action: event.action(),
+    }
+    .render()
+}
+
 /// What the registration emails say about an event.
 pub struct EventFacts<'a> {
     pub title: &'a str,

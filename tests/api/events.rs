@@ -480,6 +480,64 @@ async fn a_new_time_or_venue_emails_confirmed_and_waitlisted_registrants() {
 }
 
 #[actix_web::test]
+async fn a_campaign_cannot_end_before_it_starts() {
+    let app = spawn_app().await;
+    let organiser = app.organiser().await;
+    let reply = app
+        .post(
+            "/api/v1/campaigns",
+            Some(&organiser),
+            &json!({"name": "", "year": 1999, "starts_on": "2026-09-01", "ends_on": "2026-08-01"}),
+        )
+        .await;
+    let mut fields = reply.error_fields();
+    fields.sort();
+    assert_eq!(fields, ["ends_on", "name", "year"], "{}", reply.body);
+    let reply = app
+        .post(
+            "/api/v1/campaigns",
+            Some(&organiser),
+            &json!({"name": "名校引才", "year": 2026, "starts_on": "2026-13-01", "ends_on": "2026-08-01"}),
+        )
+        .await;
+    assert_eq!(reply.error_fields(), ["starts_on"], "{}", reply.body);
+    assert_eq!(app.count("campaigns").await, 0);
+
+    let id = campaign(&app, &organiser).await;
+    let reply = app
+        .patch(
+            &format!("/api/v1/campaigns/{id}"),
+            Some(&organiser),
+            &json!({"ends_on": "2026-01-01"}),
+        )
+        .await;
+    assert_eq!(reply.error_fields(), ["ends_on"]);
+    let reply = app
+        .patch(
+            &format!("/api/v1/campaigns/{id}"),
+            Some(&organiser),
+            &json!({"name": "名校引才专项行动（第二批）"}),
+        )
+        .await;
+    assert_eq!(reply.body["name"], "名校引才专项行动（第二批）");
+    assert_eq!(
+        app.get("/api/v1/campaigns?year=2026", None).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let student = app.candidate("lucy@zju.edu.cn").await.0;
+    app.post(
+        "/api/v1/campaigns",
+        Some(&student),
+        &json!({"name": "x", "year": 2026, "starts_on": "2026-09-01", "ends_on": "2026-10-01"}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+}
+
+#[actix_web::test]
 async fn positions_belong_to_their_employer() {
     let app = spawn_app().await;
     let organiser = app.organiser().await;

@@ -2,6 +2,7 @@
 //! its own fresh database (SQLite, or PostgreSQL when TEST_DATABASE_URL is set).
 
 mod accounts;
+mod checkins;
 mod errors;
 mod events;
 mod helpers;
