@@ -611,21 +611,21 @@ pub async fn employers_of<C: ConnectionTrait>(
     conn: &C,
     event_id: Uuid,
 ) -> Result<Vec<EventEmployer>, ApiError> {
-    let ids: Vec<Uuid> = event_employers::Entity::find()
-        .filter(event_employers::Column::EventId.eq(event_id))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|row| row.employer_id)
-        .collect();
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
+    use sea_orm::sea_query::Query;
+    let taking_part = Query::select()
+        .column(event_employers::Column::EmployerId)
+        .from(event_employers::Entity)
+        .and_where(event_employers::Column::EventId.eq(event_id))
+        .to_owned();
     let found = employers::Entity::find()
-        .filter(employers::Column::Id.is_in(ids.iter().copied()))
+        .filter(employers::Column::Id.in_subquery(taking_part))
         .order_by_asc(employers::Column::Name)
         .all(conn)
         .await?;
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = found.iter().map(|e| e.id).collect();
     let mut positions: HashMap<Uuid, Vec<PositionView>> = HashMap::new();
     for position in positions_of(conn, &ids).await? {
         positions

@@ -265,14 +265,21 @@ async fn admitter<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Admitter, Ap
     })
 }
 
+/// The answer about a check-in. `caller` saves a query when the caller is
+/// the one who admitted the student.
 async fn answer<C: ConnectionTrait>(
     conn: &C,
     result: &str,
     checkin: checkins::Model,
     registration: &registrations::Model,
     student: &users::Model,
+    caller: &Admitter,
 ) -> Result<CheckinAnswer, ApiError> {
-    let checked_in_by = admitter(conn, checkin.checked_in_by).await?;
+    let checked_in_by = if checkin.checked_in_by == caller.id {
+        caller.clone()
+    } else {
+        admitter(conn, checkin.checked_in_by).await?
+    };
     Ok(CheckinAnswer {
         result: result.into(),
         checkin: CheckinView {
@@ -364,7 +371,7 @@ impl EmployerList {
 /// caller has checked).
 pub async fn scan(
     state: &AppState,
-    by: Uuid,
+    by: &Admitter,
     event: &events::Model,
     input: CheckinRequest,
     source: CheckinSource,
@@ -380,13 +387,14 @@ pub async fn scan(
 
     // A retry of a scan already recorded: the same answer again.
     if let Some(client_id) = input.client_checkin_id
-        && let Some(replay) = replay(state, client_id, &code).await?
+        && let Some(replay) = replay(state, client_id, &code, by).await?
     {
         return Ok(replay);
     }
 
-    let registration = registrations::Entity::find()
+    let (registration, student) = registrations::Entity::find()
         .filter(registrations::Column::TicketCode.eq(code.as_str()))
+        .find_also_related(users::Entity)
         .one(&state.db)
         .await?
         .filter(|_| !code.is_empty())
@@ -406,10 +414,8 @@ pub async fn scan(
             },
         ));
     }
-    let student = users::Entity::find_by_id(registration.user_id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::internal("a registration without its student"))?;
+    let student =
+        student.ok_or_else(|| ApiError::internal("a registration without its student"))?;
     if let Some(original) = existing_for(&state.db, registration.id).await? {
         return Ok(Scanned::Already(
             answer(
@@ -418,6 +424,7 @@ pub async fn scan(
                 original,
                 &registration,
                 &student,
+                by,
             )
             .await?,
         ));
@@ -430,7 +437,7 @@ pub async fn scan(
         event_id: event.id,
         registration_id: registration.id,
         user_id: student.id,
-        checked_in_by: by,
+        checked_in_by: by.id,
         client_checkin_id: input.client_checkin_id,
         gate,
         source,
@@ -444,7 +451,7 @@ pub async fn scan(
         Err(e) if is_unique_violation(&e) => {
             drop(txn);
             let client_id = input.client_checkin_id.ok_or_else(|| ApiError::from(e))?;
-            return replay(state, client_id, &code)
+            return replay(state, client_id, &code, by)
                 .await?
                 .ok_or_else(|| ApiError::conflict("checkin_in_progress", "retry shortly"));
         }
@@ -462,6 +469,7 @@ pub async fn scan(
                 original,
                 &registration,
                 &student,
+                by,
             )
             .await?,
         ));
@@ -475,7 +483,15 @@ pub async fn scan(
     txn.commit().await?;
     let _ = state.live.send(event.id);
     Ok(Scanned::CheckedIn(
-        answer(&state.db, "checked_in", checkin, &registration, &student).await?,
+        answer(
+            &state.db,
+            "checked_in",
+            checkin,
+            &registration,
+            &student,
+            by,
+        )
+        .await?,
     ))
 }
 
@@ -491,6 +507,7 @@ async fn replay(
     state: &AppState,
     client_id: Uuid,
     code: &str,
+    by: &Admitter,
 ) -> Result<Option<Scanned>, ApiError> {
     let Some(original) = checkins::Entity::find()
         .filter(checkins::Column::ClientCheckinId.eq(client_id))
@@ -514,7 +531,15 @@ async fn replay(
         .await?
         .ok_or_else(|| ApiError::internal("a registration without its student"))?;
     Ok(Some(Scanned::CheckedIn(
-        answer(&state.db, "checked_in", original, &registration, &student).await?,
+        answer(
+            &state.db,
+            "checked_in",
+            original,
+            &registration,
+            &student,
+            by,
+        )
+        .await?,
     )))
 }
 
@@ -533,9 +558,13 @@ pub async fn check_in(
     body: Json<CheckinRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let event = door(&state, &caller, id.into_inner()).await?;
+    let by = Admitter {
+        id: caller.id,
+        full_name: caller.full_name.clone(),
+    };
     let scanned = scan(
         &state,
-        caller.id,
+        &by,
         &event,
         body.into_inner(),
         CheckinSource::Scan,
@@ -572,6 +601,10 @@ pub async fn batch(
         ));
     }
     let mut employers = EmployerList::default();
+    let by = Admitter {
+        id: caller.id,
+        full_name: caller.full_name.clone(),
+    };
     let mut answer = BatchAnswer {
         checked_in: 0,
         already_checked_in: 0,
@@ -583,7 +616,7 @@ pub async fn batch(
         let prefix = format!("checkins[{index}].");
         let outcome = scan(
             &state,
-            caller.id,
+            &by,
             &event,
             item,
             CheckinSource::Offline,
@@ -749,6 +782,10 @@ pub async fn walk_in(
     let input = body.into_inner();
     let (profile, gate) = parse_walk_in(&input)?;
     let may_exceed = matches!(caller.role, Role::Organiser | Role::Admin);
+    let by = Admitter {
+        id: caller.id,
+        full_name: caller.full_name.clone(),
+    };
     let employers = employer_lines(employers_of(&state.db, event.id).await?);
 
     let txn = db::begin_write(&state.db).await?;
@@ -840,7 +877,7 @@ pub async fn walk_in(
         event_id: event.id,
         registration_id: registration.id,
         user_id: student.id,
-        checked_in_by: caller.id,
+        checked_in_by: by.id,
         client_checkin_id: input.client_checkin_id,
         gate,
         source: CheckinSource::WalkIn,
@@ -868,6 +905,7 @@ pub async fn walk_in(
             original,
             &registration,
             &student,
+            &by,
         )
         .await?;
         return Ok(HttpResponse::Ok().json(answer));
@@ -880,7 +918,15 @@ pub async fn walk_in(
     notify::enqueue(&txn, &student.email, mail, Vec::new()).await?;
     txn.commit().await?;
     let _ = state.live.send(event.id);
-    let mut answer = answer(&state.db, "checked_in", checkin, &registration, &student).await?;
+    let mut answer = answer(
+        &state.db,
+        "checked_in",
+        checkin,
+        &registration,
+        &student,
+        &by,
+    )
+    .await?;
     answer.account_created = Some(account_created);
     Ok(HttpResponse::build(StatusCode::CREATED).json(answer))
 }
