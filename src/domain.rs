@@ -169,17 +169,26 @@ impl Phone {
     }
 }
 
-/// A graduation year the platform can plausibly serve.
-pub fn graduation_year(field: &str, value: i32) -> Result<i32, FieldError> {
-    if (1950..=2100).contains(&value) {
+/// A whole number within `range` (capacity, headcount, year, ...).
+pub fn in_range(
+    field: &str,
+    value: i32,
+    range: std::ops::RangeInclusive<i32>,
+) -> Result<i32, FieldError> {
+    if range.contains(&value) {
         Ok(value)
     } else {
         Err(FieldError::new(
             field,
             "out_of_range",
-            "must be a year between 1950 and 2100",
+            format!("must be between {} and {}", range.start(), range.end()),
         ))
     }
+}
+
+/// A graduation year the platform can plausibly serve.
+pub fn graduation_year(field: &str, value: i32) -> Result<i32, FieldError> {
+    in_range(field, value, 1950..=2100)
 }
 
 /// A list of short texts (majors, benefits): each trimmed and checked like

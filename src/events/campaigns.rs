@@ -92,16 +92,11 @@ fn apply(model: &mut campaigns::Model, patch: CampaignPatch) -> Result<(), ApiEr
     {
         model.name = v;
     }
-    if let Some(year) = patch.year {
-        if (2000..=2100).contains(&year) {
-            model.year = year;
-        } else {
-            errors.take::<()>(Err(FieldError::new(
-                "year",
-                "out_of_range",
-                "must be between 2000 and 2100",
-            )));
-        }
+    if let Some(year) = patch
+        .year
+        .and_then(|v| errors.take(domain::in_range("year", v, 2000..=2100)))
+    {
+        model.year = year;
     }
     if let Some(v) = patch.starts_on {
         model.starts_on = v;

@@ -28,6 +28,7 @@ use crate::{
     entities::{
         employers, event_employers,
         events::{self, EventKind, EventStatus},
+        registrations::RegistrationStatus,
         users::{Degree, Role},
     },
     http::{
@@ -333,24 +334,6 @@ struct EventFields {
     employer_ids: Option<Vec<Uuid>>,
 }
 
-fn in_range(
-    errors: &mut FieldErrors,
-    field: &str,
-    value: i32,
-    range: std::ops::RangeInclusive<i32>,
-) -> Option<i32> {
-    if range.contains(&value) {
-        Some(value)
-    } else {
-        errors.take::<()>(Err(FieldError::new(
-            field,
-            "out_of_range",
-            format!("must be between {} and {}", range.start(), range.end()),
-        )));
-        None
-    }
-}
-
 fn apply(model: &mut events::Model, patch: EventPatch) -> (FieldErrors, Option<Vec<Uuid>>) {
     let mut errors = FieldErrors::new();
     let text = |errors: &mut FieldErrors, field: &str, value: Option<String>, max| {
@@ -389,13 +372,13 @@ fn apply(model: &mut events::Model, patch: EventPatch) -> (FieldErrors, Option<V
     }
     if let Some(v) = patch
         .capacity
-        .and_then(|v| in_range(&mut errors, "capacity", v, 1..=MAX_CAPACITY))
+        .and_then(|v| errors.take(domain::in_range("capacity", v, 1..=MAX_CAPACITY)))
     {
         model.capacity = v;
     }
     if let Some(v) = patch
         .waitlist_limit
-        .and_then(|v| in_range(&mut errors, "waitlist_limit", v, 0..=MAX_CAPACITY))
+        .and_then(|v| errors.take(domain::in_range("waitlist_limit", v, 0..=MAX_CAPACITY)))
     {
         model.waitlist_limit = v;
     }
@@ -736,24 +719,39 @@ pub async fn update_event(
         .await?;
     let changed = changes(&before, &event);
     if published && !changed.is_empty() {
-        for (registration, user) in active_registrants(&txn, id).await? {
-            let mail = templates::event_changed(
-                &user.full_name,
-                &facts(&state.settings, &event),
-                &changed,
-            );
-            let attachments = if registration.status
-                == crate::entities::registrations::RegistrationStatus::Confirmed
-            {
-                vec![calendar(&state.settings, &event)]
-            } else {
-                Vec::new()
-            };
-            notify::enqueue(&txn, &user.email, mail, attachments).await?;
-        }
+        tell_registrants(&txn, &state.settings, &event, |name, facts| {
+            templates::event_changed(name, facts, &changed)
+        })
+        .await?;
     }
     txn.commit().await?;
     Ok(event)
+}
+
+/// Emails every confirmed and waitlisted registrant of `event`; confirmed
+/// ones also get the calendar file, so their calendar follows the change.
+async fn tell_registrants(
+    txn: &DatabaseTransaction,
+    settings: &Settings,
+    event: &events::Model,
+    render: impl Fn(&str, &templates::EventFacts<'_>) -> notify::Rendered,
+) -> Result<(), ApiError> {
+    let facts = facts(settings, event);
+    for (registration, user) in active_registrants(txn, event.id).await? {
+        let attachments = if registration.status == RegistrationStatus::Confirmed {
+            vec![calendar(settings, event)]
+        } else {
+            Vec::new()
+        };
+        notify::enqueue(
+            txn,
+            &user.email,
+            render(&user.full_name, &facts),
+            attachments,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn transition(
@@ -807,21 +805,10 @@ async fn transition(
         .await?;
     if to == EventStatus::Cancelled && from == EventStatus::Published {
         let reason = reason.unwrap_or_default();
-        for (registration, user) in active_registrants(&txn, id).await? {
-            let mail = templates::event_cancelled(
-                &user.full_name,
-                &facts(&state.settings, &event),
-                &reason,
-            );
-            let attachments = if registration.status
-                == crate::entities::registrations::RegistrationStatus::Confirmed
-            {
-                vec![calendar(&state.settings, &event)]
-            } else {
-                Vec::new()
-            };
-            notify::enqueue(&txn, &user.email, mail, attachments).await?;
-        }
+        tell_registrants(&txn, &state.settings, &event, |name, facts| {
+            templates::event_cancelled(name, facts, &reason)
+        })
+        .await?;
     }
     txn.commit().await?;
     Ok(event)

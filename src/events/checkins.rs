@@ -331,6 +331,30 @@ async fn insert_checkin(
     })
 }
 
+/// The `already_checked_in` answer with the registration's original
+/// check-in, if it has one.
+async fn original(
+    state: &AppState,
+    registration: &registrations::Model,
+    student: &users::Model,
+    by: &Admitter,
+) -> Result<Option<CheckinAnswer>, ApiError> {
+    let Some(first) = existing_for(&state.db, registration.id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        answer(
+            &state.db,
+            "already_checked_in",
+            first,
+            registration,
+            student,
+            by,
+        )
+        .await?,
+    ))
+}
+
 async fn existing_for(
     conn: &impl ConnectionTrait,
     registration_id: Uuid,
@@ -416,18 +440,8 @@ pub async fn scan(
     }
     let student =
         student.ok_or_else(|| ApiError::internal("a registration without its student"))?;
-    if let Some(original) = existing_for(&state.db, registration.id).await? {
-        return Ok(Scanned::Already(
-            answer(
-                &state.db,
-                "already_checked_in",
-                original,
-                &registration,
-                &student,
-                by,
-            )
-            .await?,
-        ));
+    if let Some(already) = original(state, &registration, &student, by).await? {
+        return Ok(Scanned::Already(already));
     }
 
     let employers = employers.get(state, event.id).await?;
@@ -459,20 +473,10 @@ pub async fn scan(
     };
     let Some(checkin) = inserted else {
         drop(txn);
-        let original = existing_for(&state.db, registration.id)
+        return original(state, &registration, &student, by)
             .await?
-            .ok_or_else(|| ApiError::internal("a conflicting check-in vanished"))?;
-        return Ok(Scanned::Already(
-            answer(
-                &state.db,
-                "already_checked_in",
-                original,
-                &registration,
-                &student,
-                by,
-            )
-            .await?,
-        ));
+            .map(Scanned::Already)
+            .ok_or_else(|| ApiError::internal("a conflicting check-in vanished"));
     };
     let mail = templates::checkin_thanks(
         &student.full_name,
@@ -625,24 +629,21 @@ pub async fn batch(
         )
         .await;
         let entry = match outcome {
-            Ok(Scanned::CheckedIn(a)) => {
-                answer.checked_in += 1;
+            Ok(scanned) => {
+                let (status, a) = match scanned {
+                    Scanned::CheckedIn(a) => {
+                        answer.checked_in += 1;
+                        (201, a)
+                    }
+                    Scanned::Already(a) => {
+                        answer.already_checked_in += 1;
+                        (200, a)
+                    }
+                };
                 BatchItem {
                     index,
                     client_checkin_id,
-                    status: 201,
-                    result: a.result,
-                    detail: None,
-                    checkin: Some(a.checkin),
-                    candidate: Some(a.candidate),
-                }
-            }
-            Ok(Scanned::Already(a)) => {
-                answer.already_checked_in += 1;
-                BatchItem {
-                    index,
-                    client_checkin_id,
-                    status: 200,
+                    status,
                     result: a.result,
                     detail: None,
                     checkin: Some(a.checkin),
@@ -896,19 +897,10 @@ pub async fn walk_in(
     })?;
     let Some(checkin) = inserted else {
         drop(txn);
-        let original = existing_for(&state.db, registration.id)
+        let already = original(&state, &registration, &student, &by)
             .await?
             .ok_or_else(|| ApiError::internal("a conflicting check-in vanished"))?;
-        let answer = answer(
-            &state.db,
-            "already_checked_in",
-            original,
-            &registration,
-            &student,
-            &by,
-        )
-        .await?;
-        return Ok(HttpResponse::Ok().json(answer));
+        return Ok(HttpResponse::Ok().json(already));
     };
     let mail = templates::checkin_thanks(
         &student.full_name,

@@ -143,16 +143,9 @@ fn ensure_manages(caller: &Caller, employer_id: Uuid) -> Result<(), ApiError> {
     }
 }
 
+/// A monthly salary in yuan.
 fn salary(field: &str, value: i32) -> Result<i32, FieldError> {
-    if (0..=10_000_000).contains(&value) {
-        Ok(value)
-    } else {
-        Err(FieldError::new(
-            field,
-            "out_of_range",
-            "must be between 0 and 10000000 yuan",
-        ))
-    }
+    domain::in_range(field, value, 0..=10_000_000)
 }
 
 /// Applies a patch and checks the whole position, so the salary range can
@@ -174,16 +167,11 @@ fn apply(model: &mut positions::Model, patch: PositionPatch) -> Result<(), ApiEr
     if let Some(v) = patch.degree_min {
         model.degree_min = v;
     }
-    if let Some(v) = patch.headcount {
-        if (1..=100_000).contains(&v) {
-            model.headcount = v;
-        } else {
-            errors.take::<()>(Err(FieldError::new(
-                "headcount",
-                "out_of_range",
-                "must be between 1 and 100000",
-            )));
-        }
+    if let Some(v) = patch
+        .headcount
+        .and_then(|v| errors.take(domain::in_range("headcount", v, 1..=100_000)))
+    {
+        model.headcount = v;
     }
     if let Some(v) = patch.talent_category {
         model.talent_category = v;
