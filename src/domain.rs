@@ -186,6 +186,26 @@ pub fn in_range(
     }
 }
 
+/// A time the platform can plausibly mean: years 2000 to 2100. Outside
+/// them PostgreSQL may refuse the value, and no event happens there.
+pub fn plausible_time(
+    field: &str,
+    t: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, FieldError> {
+    use chrono::Datelike;
+    in_range(field, t.year(), 2000..=2100)
+        .map(|_| t)
+        .map_err(|_| FieldError::new(field, "out_of_range", "must be in the years 2000 to 2100"))
+}
+
+/// Like [`plausible_time`], for a date.
+pub fn plausible_date(field: &str, d: chrono::NaiveDate) -> Result<chrono::NaiveDate, FieldError> {
+    use chrono::Datelike;
+    in_range(field, d.year(), 2000..=2100)
+        .map(|_| d)
+        .map_err(|_| FieldError::new(field, "out_of_range", "must be in the years 2000 to 2100"))
+}
+
 /// A graduation year the platform can plausibly serve.
 pub fn graduation_year(field: &str, value: i32) -> Result<i32, FieldError> {
     in_range(field, value, 1950..=2100)

@@ -98,10 +98,16 @@ fn apply(model: &mut campaigns::Model, patch: CampaignPatch) -> Result<(), ApiEr
     {
         model.year = year;
     }
-    if let Some(v) = patch.starts_on {
+    if let Some(v) = patch
+        .starts_on
+        .and_then(|v| errors.take(domain::plausible_date("starts_on", v)))
+    {
         model.starts_on = v;
     }
-    if let Some(v) = patch.ends_on {
+    if let Some(v) = patch
+        .ends_on
+        .and_then(|v| errors.take(domain::plausible_date("ends_on", v)))
+    {
         model.ends_on = v;
     }
     if let Some(v) = patch.description.and_then(|v| {
@@ -151,8 +157,8 @@ pub async fn create_campaign(
         CampaignPatch {
             name: Some(input.name),
             year: Some(input.year),
-            starts_on: None,
-            ends_on: None,
+            starts_on: Some(input.starts_on),
+            ends_on: Some(input.ends_on),
             description: Some(input.description),
         },
     )?;
@@ -238,12 +244,19 @@ pub async fn update(
     id: web::Path<Uuid>,
     body: Json<CampaignPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut campaign = find_campaign(&state.db, id.into_inner()).await?;
+    // Read and written under a lock, so two edits cannot undo each other.
+    let txn = db::begin_write(&state.db).await?;
+    let mut campaign = campaigns::Entity::find_by_id(id.into_inner())
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound("campaign"))?;
     apply(&mut campaign, body.into_inner())?;
     campaign.updated_at = db::now();
     let campaign = campaigns::ActiveModel::from(campaign)
         .reset_all()
-        .update(&state.db)
+        .update(&txn)
         .await?;
+    txn.commit().await?;
     Ok(HttpResponse::Ok().json(CampaignView::from(campaign)))
 }

@@ -364,11 +364,19 @@ fn apply(model: &mut events::Model, patch: EventPatch) -> (FieldErrors, Option<V
     if let Some(v) = patch.campaign_id {
         model.campaign_id = v;
     }
-    if let Some(v) = patch.starts_at {
-        model.starts_at = db::truncate(v);
+    let time = |errors: &mut FieldErrors, field: &str, v: DateTime<Utc>| {
+        errors
+            .take(domain::plausible_time(field, v))
+            .map(db::truncate)
+    };
+    if let Some(v) = patch
+        .starts_at
+        .and_then(|v| time(&mut errors, "starts_at", v))
+    {
+        model.starts_at = v;
     }
-    if let Some(v) = patch.ends_at {
-        model.ends_at = db::truncate(v);
+    if let Some(v) = patch.ends_at.and_then(|v| time(&mut errors, "ends_at", v)) {
+        model.ends_at = v;
     }
     if let Some(v) = patch
         .capacity
@@ -383,10 +391,11 @@ fn apply(model: &mut events::Model, patch: EventPatch) -> (FieldErrors, Option<V
         model.waitlist_limit = v;
     }
     if let Some(v) = patch.registration_opens_at {
-        model.registration_opens_at = v.map(db::truncate);
+        model.registration_opens_at = v.and_then(|v| time(&mut errors, "registration_opens_at", v));
     }
     if let Some(v) = patch.registration_closes_at {
-        model.registration_closes_at = v.map(db::truncate);
+        model.registration_closes_at =
+            v.and_then(|v| time(&mut errors, "registration_closes_at", v));
     }
     if let Some(v) = patch.min_degree {
         model.min_degree = v;
@@ -687,7 +696,7 @@ pub async fn update_event(
     };
     check_references(&txn, &fields, errors).await?;
     let mut model = fields.model;
-    if model.capacity < before.confirmed_count {
+    if model.capacity < before.capacity && model.capacity < before.confirmed_count {
         return Err(ApiError::rule(
             "capacity_below_confirmed",
             format!(
@@ -696,7 +705,8 @@ pub async fn update_event(
             ),
         ));
     }
-    if model.waitlist_limit < before.waitlist_count {
+    if model.waitlist_limit < before.waitlist_limit && model.waitlist_limit < before.waitlist_count
+    {
         return Err(ApiError::rule(
             "waitlist_below_current",
             format!(
@@ -710,7 +720,8 @@ pub async fn update_event(
         replace_employers(&txn, id, ids).await?;
     }
     let published = model.status == EventStatus::Published;
-    if published && model.capacity > before.capacity {
+    if published {
+        // More seats, or rules that now admit someone waiting.
         registrations::fill_seats(&txn, &state.settings, &mut model).await?;
     }
     let event = events::ActiveModel::from(model)
@@ -872,21 +883,18 @@ pub async fn list(
         .as_ref()
         .is_some_and(|c| matches!(c.role, Role::Organiser | Role::Admin));
     let status = match query.status {
-        Some(status) if staff => Some(status),
-        Some(EventStatus::Published) | None if !staff => Some(EventStatus::Published),
+        None | Some(EventStatus::Published) => EventStatus::Published,
+        Some(status) if staff => status,
         Some(_) => {
             return Err(ApiError::Forbidden(
                 "only organisers may list events that are not published".into(),
             ));
         }
-        None => None,
     };
     let mut select = events::Entity::find()
         .order_by_asc(C::StartsAt)
         .order_by_asc(C::Id);
-    if let Some(status) = status {
-        select = select.filter(C::Status.eq(status));
-    }
+    select = select.filter(C::Status.eq(status));
     if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         select = select.filter(
             Condition::any()
@@ -916,10 +924,18 @@ pub async fn list(
     if let Some(v) = query.kind {
         select = select.filter(C::Kind.eq(v));
     }
-    if let Some(v) = query.from {
+    let mut errors = FieldErrors::new();
+    let from = query
+        .from
+        .and_then(|v| errors.take(domain::plausible_time("from", v)));
+    let to = query
+        .to
+        .and_then(|v| errors.take(domain::plausible_time("to", v)));
+    errors.finish()?;
+    if let Some(v) = from {
         select = select.filter(C::StartsAt.gte(v));
     }
-    if let Some(v) = query.to {
+    if let Some(v) = to {
         select = select.filter(C::StartsAt.lte(v));
     }
     if let Some((at, id)) = page.after {

@@ -11,7 +11,7 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, Set, TryInsertResult,
+    QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -411,7 +411,7 @@ pub async fn scan(
 
     // A retry of a scan already recorded: the same answer again.
     if let Some(client_id) = input.client_checkin_id
-        && let Some(replay) = replay(state, client_id, &code, by).await?
+        && let Some(replay) = replay(state, event.id, client_id, &code, by).await?
     {
         return Ok(replay);
     }
@@ -459,13 +459,24 @@ pub async fn scan(
         created_at: now,
     };
     let txn = db::begin_write(&state.db).await?;
+    // Still confirmed? A cancellation holds this row while it decides.
+    let still = registrations::Entity::find_by_id(registration.id)
+        .lock_shared()
+        .one(&txn)
+        .await?;
+    if still.is_none_or(|r| r.status != RegistrationStatus::Confirmed) {
+        return Err(ApiError::rule(
+            "not_confirmed",
+            "this registration was cancelled",
+        ));
+    }
     let inserted = match insert_checkin(&txn, checkin).await {
         Ok(inserted) => inserted,
         // The same client_checkin_id, sent twice at once.
         Err(e) if is_unique_violation(&e) => {
             drop(txn);
             let client_id = input.client_checkin_id.ok_or_else(|| ApiError::from(e))?;
-            return replay(state, client_id, &code, by)
+            return replay(state, event.id, client_id, &code, by)
                 .await?
                 .ok_or_else(|| ApiError::conflict("checkin_in_progress", "retry shortly"));
         }
@@ -473,6 +484,12 @@ pub async fn scan(
     };
     let Some(checkin) = inserted else {
         drop(txn);
+        // The same scan sent twice at once: both get the first answer.
+        if let Some(client_id) = input.client_checkin_id
+            && let Some(replayed) = replay(state, event.id, client_id, &code, by).await?
+        {
+            return Ok(replayed);
+        }
         return original(state, &registration, &student, by)
             .await?
             .map(Scanned::Already)
@@ -509,6 +526,7 @@ fn unknown_ticket() -> ApiError {
 /// The answer to a scan whose `client_checkin_id` is already recorded.
 async fn replay(
     state: &AppState,
+    event_id: Uuid,
     client_id: Uuid,
     code: &str,
     by: &Admitter,
@@ -524,7 +542,7 @@ async fn replay(
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::internal("a check-in without its registration"))?;
-    if registration.ticket_code != code && original.source != CheckinSource::WalkIn {
+    if original.event_id != event_id || registration.ticket_code != code {
         return Err(ApiError::conflict(
             "client_checkin_id_reused",
             "this client_checkin_id was sent with another ticket",
@@ -787,6 +805,22 @@ pub async fn walk_in(
         id: caller.id,
         full_name: caller.full_name.clone(),
     };
+    // A retry of a walk-in already recorded: the first answer again.
+    if let Some(client_id) = input.client_checkin_id
+        && let Some(first) = checkins::Entity::find()
+            .filter(checkins::Column::ClientCheckinId.eq(client_id))
+            .filter(checkins::Column::EventId.eq(event.id))
+            .one(&state.db)
+            .await?
+        && let Some((registration, Some(student))) =
+            registrations::Entity::find_by_id(first.registration_id)
+                .find_also_related(users::Entity)
+                .one(&state.db)
+                .await?
+    {
+        let answer = answer(&state.db, "checked_in", first, &registration, &student, &by).await?;
+        return Ok(HttpResponse::Created().json(answer));
+    }
     let employers = employer_lines(employers_of(&state.db, event.id).await?);
 
     let txn = db::begin_write(&state.db).await?;
@@ -807,6 +841,14 @@ pub async fn walk_in(
             return Err(ApiError::conflict(
                 "account_disabled",
                 "this account is disabled",
+            ));
+        }
+        // A recruiter could otherwise admit any student it names, and so
+        // see their contact details; a registered student shows a ticket.
+        Some(_) if !may_exceed => {
+            return Err(ApiError::conflict(
+                "account_exists",
+                "this student has an account: scan the ticket, or ask an organiser",
             ));
         }
         Some(user) => (user, false),

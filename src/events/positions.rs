@@ -250,13 +250,22 @@ async fn list_positions<C: ConnectionTrait>(
         select = select.filter(C::EmployerId.eq(employer_id));
     }
     if let Some(event_id) = query.event_id {
-        let employers: Vec<Uuid> = event_employers::Entity::find()
-            .filter(event_employers::Column::EventId.eq(event_id))
-            .all(conn)
+        // A draft's employers are not public yet.
+        let published = crate::entities::events::Entity::find_by_id(event_id)
+            .one(conn)
             .await?
-            .into_iter()
-            .map(|row| row.employer_id)
-            .collect();
+            .is_some_and(|e| e.published_at.is_some());
+        let employers: Vec<Uuid> = if published {
+            event_employers::Entity::find()
+                .filter(event_employers::Column::EventId.eq(event_id))
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|row| row.employer_id)
+                .collect()
+        } else {
+            Vec::new()
+        };
         select = select.filter(C::EmployerId.is_in(employers));
     }
     if let Some(degree) = query.degree {
@@ -410,13 +419,20 @@ pub async fn update(
     id: web::Path<Uuid>,
     body: Json<PositionPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut position = find_position(&state.db, id.into_inner()).await?;
+    // Read and written under a lock, so two edits cannot undo each other.
+    let txn = db::begin_write(&state.db).await?;
+    let mut position = positions::Entity::find_by_id(id.into_inner())
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound("position"))?;
     ensure_manages(&caller, position.employer_id)?;
     apply(&mut position, body.into_inner())?;
     position.updated_at = db::now();
     let position = positions::ActiveModel::from(position)
         .reset_all()
-        .update(&state.db)
+        .update(&txn)
         .await?;
+    txn.commit().await?;
     Ok(HttpResponse::Ok().json(PositionView::from(position)))
 }

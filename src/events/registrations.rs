@@ -36,6 +36,7 @@ use crate::{
     http::{
         ApiError, Caller, Candidate, Page, PageQuery,
         error::Problem,
+        export::csv_row,
         idempotency::{self, IdempotencyKey},
         json::OptionalJson,
     },
@@ -541,10 +542,19 @@ pub async fn cancel_registration(
 
     let txn = db::begin_write(&state.db).await?;
     let mut event = lock_event(&txn, found.event_id).await?;
+    // Locked, so a scan at the door either finishes first (and this sees
+    // its check-in) or waits and then finds the registration cancelled.
     let registration = registrations::Entity::find_by_id(id)
+        .lock_exclusive()
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound("registration"))?;
+    if event.ends_at <= db::now() {
+        return Err(ApiError::rule(
+            "event_completed",
+            "this event has taken place",
+        ));
+    }
     match event.status {
         EventStatus::Cancelled => {
             return Err(ApiError::rule("event_cancelled", "this event is cancelled"));
@@ -838,16 +848,18 @@ pub async fn list_for_event(
     }
     if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         use users::Column as U;
+        let mut any = Condition::any()
+            .add(U::FullName.contains(q))
+            .add(U::University.contains(q))
+            .add(U::Major.contains(q));
+        // Only those who may read emails may search by them.
+        if access == Access::Staff {
+            any = any.add(U::Email.contains(q));
+        }
         let matching = Query::select()
             .column(U::Id)
             .from(users::Entity)
-            .cond_where(
-                Condition::any()
-                    .add(U::FullName.contains(q))
-                    .add(U::Email.contains(q))
-                    .add(U::University.contains(q))
-                    .add(U::Major.contains(q)),
-            )
+            .cond_where(any)
             .to_owned();
         filter = filter.add(R::UserId.in_subquery(matching));
     }
@@ -965,28 +977,4 @@ async fn csv_export(
         }
     }
     Ok(out)
-}
-
-/// One CSV line (RFC 4180): cells with a comma, quote or line break are
-/// quoted. A cell starting with `=`, `+`, `-` or `@` gets a leading `'` so a
-/// spreadsheet does not run it as a formula.
-pub fn csv_row(out: &mut String, cells: impl Iterator<Item = String>) {
-    for (i, cell) in cells.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let cell = if cell.starts_with(['=', '+', '-', '@']) {
-            format!("'{cell}")
-        } else {
-            cell
-        };
-        if cell.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&cell.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(&cell);
-        }
-    }
-    out.push_str("\r\n");
 }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod export;
 pub mod idempotency;
 pub mod json;
 pub mod metrics;

@@ -99,10 +99,9 @@ fn decode_timed(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
         return None;
     }
     let micros = i64::from_be_bytes(bytes[..8].try_into().ok()?);
-    Some((
-        DateTime::from_timestamp_micros(micros)?,
-        Uuid::from_slice(&bytes[8..]).ok()?,
-    ))
+    let at = DateTime::from_timestamp_micros(micros)?;
+    crate::domain::plausible_time("cursor", at).ok()?;
+    Some((at, Uuid::from_slice(&bytes[8..]).ok()?))
 }
 
 impl<T> Page<T> {

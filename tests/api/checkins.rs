@@ -459,10 +459,19 @@ async fn walk_ins_are_registered_and_admitted_at_once() {
     app.post(
         &path,
         Some(&d.recruiter),
-        &walk_in_body("hanmeimei@pku.edu.cn"),
+        &walk_in_body("newcomer@pku.edu.cn"),
     )
     .await
     .assert_problem(422, "event_full");
+    // A recruiter cannot admit (and so see the details of) a student it
+    // merely names; a registered student shows a ticket.
+    app.post(
+        &path,
+        Some(&d.recruiter),
+        &walk_in_body("hanmeimei@pku.edu.cn"),
+    )
+    .await
+    .assert_problem(409, "account_exists");
     let reused = app
         .post(
             &path,
@@ -479,6 +488,16 @@ async fn walk_ins_are_registered_and_admitted_at_once() {
         (&event.body["confirmed_count"], &event.body["seats_left"]),
         (&json!(2), &json!(0))
     );
+
+    // Past its capacity, the event can still be changed.
+    let moved = app
+        .patch(
+            &format!("/api/v1/events/{}", d.event),
+            Some(&d.organiser),
+            &json!({"venue": "浙江大学紫金港校区体育馆"}),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
 
     // Again at the door: already in.
     let twice = app

@@ -246,6 +246,11 @@ async fn bad_event_input_names_the_field_and_writes_nothing() {
             "graduation_years[1]",
         ),
         (json!({"min_degree": "kindergarten"}), "min_degree"),
+        (json!({"starts_at": "-5000-01-01T00:00:00Z"}), "starts_at"),
+        (
+            json!({"registration_opens_at": "2999-01-01T00:00:00Z"}),
+            "registration_opens_at",
+        ),
     ];
     for (changes, field) in cases {
         let reply = app
