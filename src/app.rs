@@ -22,6 +22,7 @@ use crate::{
     config::Settings,
     db, events,
     http::{ApiError, metrics::Metrics, ratelimit::RateLimiter, request_id},
+    intents,
     notify::{self, worker::Worker},
     openapi::ApiDoc,
     ops,
@@ -111,6 +112,7 @@ impl Application {
                     web::scope("/api/v1")
                         .configure(accounts::routes::configure)
                         .configure(events::routes)
+                        .configure(intents::routes)
                         .configure(notify::routes::configure),
                 )
                 .route("/docs", web::get().to(docs_redirect))

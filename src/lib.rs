@@ -10,6 +10,7 @@ pub mod domain;
 pub mod entities;
 pub mod events;
 pub mod http;
+pub mod intents;
 pub mod notify;
 pub mod openapi;
 pub mod ops;

@@ -5,7 +5,7 @@ use utoipa::{
     openapi::security::{Http, HttpAuthScheme, SecurityScheme},
 };
 
-use crate::{accounts, events, http, notify, ops};
+use crate::{accounts, events, http, intents, notify, ops};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,6 +62,15 @@ Errors are application/problem+json with a stable `code`.",
         events::checkins::walk_in,
         events::live::stats,
         events::live::live,
+        intents::create,
+        intents::list,
+        intents::get,
+        intents::transition,
+        intents::mine,
+        intents::reports::intents_report,
+        intents::reports::funnel,
+        intents::reports::referrals,
+        intents::reports::my_referral,
         notify::routes::list,
         notify::routes::retry,
         ops::healthz,
@@ -77,6 +86,8 @@ Errors are application/problem+json with a stable `code`.",
         (name = "events", description = "Info sessions, job fairs and online events"),
         (name = "registrations", description = "Registration, waitlist, cancellation and tickets"),
         (name = "check-in", description = "Scans at the door, offline sync, walk-ins, live figures"),
+        (name = "intents", description = "Intents to join (引进意向) and their history"),
+        (name = "reports", description = "Counts by event, university, employer, degree, category, month; funnel; referrals"),
         (name = "notifications", description = "The mail outbox (admins)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )

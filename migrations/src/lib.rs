@@ -7,6 +7,7 @@ mod m20261126_000001_create_accounts;
 mod m20261126_000002_create_notifications;
 mod m20261126_000003_create_events;
 mod m20261127_000004_create_checkins;
+mod m20261127_000005_create_intents;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_notifications::Migration),
             Box::new(m20261126_000003_create_events::Migration),
             Box::new(m20261127_000004_create_checkins::Migration),
+            Box::new(m20261127_000005_create_intents::Migration),
         ]
     }
 }

@@ -8,6 +8,8 @@ pub mod employers;
 pub mod event_employers;
 pub mod events;
 pub mod idempotency_keys;
+pub mod intent_history;
+pub mod intents;
 pub mod invitations;
 pub mod notifications;
 pub mod positions;

@@ -27,6 +27,7 @@ use crate::{
     entities::{
         checkins::{self, CheckinSource},
         events,
+        intents::{self, IntentStatus},
         registrations::{self, RegistrationStatus},
     },
     http::{
@@ -124,6 +125,15 @@ pub async fn event_stats<C: ConnectionTrait>(
         }
     }
     let checked_in: i64 = gates.values().sum();
+    let intents: Vec<(IntentStatus, i64)> = intents::Entity::find()
+        .select_only()
+        .column(intents::Column::Status)
+        .column_as(Expr::col(intents::Column::Id).count(), "n")
+        .filter(intents::Column::EventId.eq(event.id))
+        .group_by(intents::Column::Status)
+        .into_tuple()
+        .all(conn)
+        .await?;
     let confirmed = count(RegistrationStatus::Confirmed);
     let now = db::now();
     Ok(EventStats {
@@ -140,7 +150,10 @@ pub async fn event_stats<C: ConnectionTrait>(
             .into_iter()
             .map(|(gate, checked_in)| GateCount { gate, checked_in })
             .collect(),
-        intents: BTreeMap::new(),
+        intents: intents
+            .into_iter()
+            .map(|(status, n)| (status.as_str().to_owned(), n))
+            .collect(),
         as_of: now,
     })
 }

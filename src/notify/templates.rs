@@ -202,6 +202,42 @@ pub fn checkin_thanks(
     .render()
 }
 
+pub fn intent_signed(
+    full_name: &str,
+    employer: &str,
+    position: Option<&str>,
+    benefits: &[String],
+    link: &str,
+) -> Rendered {
+    let what = match position {
+        Some(title) => format!("{employer} · {title}"),
+        None => employer.to_owned(),
+    };
+    let mut paragraphs = vec![format!(
+        "恭喜您与{what}签约！欢迎来到鄂尔多斯，开启在暖城的新篇章。\n\
+         Congratulations on signing with {what}. Welcome to Ordos."
+    )];
+    if !benefits.is_empty() {
+        paragraphs.push(format!(
+            "该岗位提供的人才待遇 / Benefits of the position：{}",
+            benefits.join("、")
+        ));
+    }
+    paragraphs.push(
+        "如有变化，招聘单位会与您联系；您可以随时在平台上查看签约意向。\n\
+         The employer will contact you about next steps; your intents are on the platform."
+            .into(),
+    );
+    Layout {
+        kind: "intent_signed",
+        subject: format!("签约成功：{what} · You signed an intent to join"),
+        greeting: greeting(full_name),
+        paragraphs,
+        action: Some(("查看我的签约意向 / My intents".into(), link.into())),
+    }
+    .render()
+}
+
 /// What the registration emails say about an event.
 pub struct EventFacts<'a> {
     pub title: &'a str,

@@ -343,6 +343,16 @@ impl TestApp {
     /// A student written straight to the database with a fresh access
     /// token, for tests that need many of them (no password, no mail).
     pub async fn student(&self, degree: &str, graduation_year: i32) -> Student {
+        self.student_at("北京大学", degree, graduation_year).await
+    }
+
+    /// Like [`TestApp::student`], at another university.
+    pub async fn student_at(
+        &self,
+        university: &str,
+        degree: &str,
+        graduation_year: i32,
+    ) -> Student {
         use sea_orm::{ActiveModelTrait, Set};
         let id = Uuid::now_v7();
         let email = format!("student-{}@pku.edu.cn", id.simple());
@@ -353,7 +363,7 @@ impl TestApp {
             password_hash: Set(None),
             full_name: Set(format!("学生{}", &id.simple().to_string()[24..])),
             phone: Set(Some("13900000000".into())),
-            university: Set(Some("北京大学".into())),
+            university: Set(Some(university.into())),
             major: Set(Some("材料科学".into())),
             degree: Set(Some(
                 serde_json::from_value(json!(degree)).expect("a degree"),
@@ -373,6 +383,7 @@ impl TestApp {
         .expect("insert a student");
         Student {
             token: self.state.jwt.issue(id, Role::Candidate),
+            id: id.to_string(),
             email,
         }
     }
@@ -405,6 +416,19 @@ impl TestApp {
         id
     }
 
+    /// A registration's ticket code, read from the database (waitlisted
+    /// students are not shown one).
+    pub async fn ticket_of(&self, registration_id: &str) -> String {
+        use sea_orm::EntityTrait;
+        let id: Uuid = registration_id.parse().expect("a registration id");
+        nuancheng::entities::registrations::Entity::find_by_id(id)
+            .one(self.db())
+            .await
+            .expect("read the registration")
+            .expect("the registration exists")
+            .ticket_code
+    }
+
     /// Registers a student; gives the reply.
     pub async fn register(&self, event_id: &str, token: &str) -> Reply {
         self.post(
@@ -418,6 +442,7 @@ impl TestApp {
 
 /// A student made by [`TestApp::student`].
 pub struct Student {
+    pub id: String,
     pub email: String,
     pub token: String,
 }

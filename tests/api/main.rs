@@ -6,6 +6,7 @@ mod checkins;
 mod errors;
 mod events;
 mod helpers;
+mod intents;
 mod ops;
 mod outbox;
 mod registrations;
