@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `worker`, `create-admin`.
+//! The command line: `serve` (the default), `migrate`, `worker`,
+//! `create-admin`, `seed-demo`.
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +40,9 @@ pub enum Command {
         #[arg(long)]
         password: String,
     },
+    /// Fill an empty database with a demo campaign: universities, employers,
+    /// events, students, check-ins and intents in every state.
+    SeedDemo,
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -115,6 +119,27 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 settings.email.transport
             );
             Worker::new(conn, settings.email.clone())?.run().await;
+            Ok(())
+        }
+        Command::SeedDemo => {
+            let conn = db::connect(&settings.database)
+                .await
+                .map_err(|e| e.to_string())?;
+            db::migrate_up(&conn).await.map_err(|e| e.to_string())?;
+            let made = crate::demo::seed_demo(&conn).await?;
+            println!(
+                "demo campaign ready: {} employers, {} events, {} students, {} registrations, {} check-ins, {} intents",
+                made.employers,
+                made.events,
+                made.students,
+                made.registrations,
+                made.checkins,
+                made.intents
+            );
+            println!("sign in with password {}:", crate::demo::DEMO_PASSWORD);
+            println!("  organiser  {}", made.organiser);
+            println!("  recruiter  {}", made.recruiter);
+            println!("  student    {}", made.student);
             Ok(())
         }
         Command::CreateAdmin { email, password } => {

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod checkins;
+mod demo;
 mod errors;
 mod events;
 mod helpers;
