@@ -5,12 +5,10 @@ use std::time::Duration;
 
 use awc::http::StatusCode;
 use futures_util::{StreamExt, future::join_all};
-use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{CREDIT_CODES, Reply, Student, TestApp, spawn_app};
-use nuancheng::entities::registrations;
 
 /// An event with one participating employer (with a position) and a
 /// recruiter of it; also a recruiter of an employer not taking part.
@@ -48,18 +46,11 @@ async fn door(app: &TestApp, changes: Value) -> Door {
     }
 }
 
-/// Registers a student and gives its ticket code (read from the database
-/// for waitlisted students, who are not shown one).
+/// Registers a student and gives its ticket code.
 async fn ticket(app: &TestApp, event: &str, student: &Student) -> String {
     let reply = app.register(event, &student.token).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    let id: uuid::Uuid = reply.body["id"].as_str().unwrap().parse().unwrap();
-    registrations::Entity::find_by_id(id)
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap()
-        .ticket_code
+    app.ticket_of(reply.body["id"].as_str().unwrap()).await
 }
 
 async fn scan(app: &TestApp, door: &Door, token: &str, body: Value) -> Reply {
