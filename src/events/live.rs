@@ -20,7 +20,10 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::checkins::door;
+use super::{
+    catalog::{Access, access_of},
+    checkins::door,
+};
 use crate::{
     app::AppState,
     db,
@@ -29,6 +32,7 @@ use crate::{
         events,
         intents::{self, IntentStatus},
         registrations::{self, RegistrationStatus},
+        users,
     },
     http::{
         ApiError, Caller,
@@ -44,6 +48,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// How often a live stream looks for changes made by other processes.
 const POLL: Duration = Duration::from_secs(1);
+/// How often a stream checks that its viewer may still watch (an account
+/// disabled, or a recruiter moved to another employer, ends the stream).
+const RECHECK: Duration = Duration::from_secs(1);
 /// A comment line this often keeps proxies from closing a quiet stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -180,6 +187,9 @@ pub struct LiveQuery {
 struct Live {
     state: web::Data<AppState>,
     event_id: Uuid,
+    /// Who watches, and when their right to was last checked.
+    viewer: Uuid,
+    checked_at: Instant,
     changes: tokio::sync::broadcast::Receiver<Uuid>,
     poll: tokio::time::Interval,
     last: Option<EventStats>,
@@ -187,6 +197,29 @@ struct Live {
 }
 
 impl Live {
+    async fn may_still_watch(&self) -> bool {
+        let Ok(Some(user)) = users::Entity::find_by_id(self.viewer)
+            .one(&self.state.db)
+            .await
+        else {
+            return false;
+        };
+        if user.disabled_at.is_some() {
+            return false;
+        }
+        let caller = Caller {
+            id: user.id,
+            role: user.role,
+            employer_id: user.employer_id,
+            email: user.email,
+            full_name: user.full_name,
+        };
+        matches!(
+            access_of(&self.state.db, Some(&caller), self.event_id).await,
+            Ok(Access::Staff | Access::Participant)
+        )
+    }
+
     /// Waits for the next thing to send: new figures, or a keep-alive.
     async fn next(&mut self) -> Option<String> {
         loop {
@@ -199,6 +232,12 @@ impl Live {
                     },
                     _ = self.poll.tick() => {}
                 }
+            }
+            if self.checked_at.elapsed() >= RECHECK {
+                if !self.may_still_watch().await {
+                    return None;
+                }
+                self.checked_at = Instant::now();
             }
             let event = events::Entity::find_by_id(self.event_id)
                 .one(&self.state.db)
@@ -246,6 +285,8 @@ pub async fn live(
         changes: state.live.subscribe(),
         state,
         event_id: event.id,
+        viewer: caller.id,
+        checked_at: Instant::now(),
         poll,
         last: None,
         last_sent: Instant::now(),

@@ -616,6 +616,33 @@ async fn figures_by_gate_no_shows_and_a_live_stream() {
         .await
         .unwrap();
     assert_eq!(by_query.status(), StatusCode::OK);
+    // A viewer whose account is disabled stops receiving figures.
+    let admin = app.admin().await;
+    let me = app.get("/api/v1/me", Some(&d.recruiter)).await;
+    let disabled = app
+        .patch(
+            &format!("/api/v1/users/{}", me.body["id"].as_str().unwrap()),
+            Some(&admin),
+            &json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
+    scan(
+        &app,
+        &d,
+        &d.organiser,
+        json!({"ticket_code": "ZZZZZZZZZZZZZZZZZZZZZZZZZZ"}),
+    )
+    .await;
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = live.next().await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ends for a disabled viewer");
     let refused = app
         .client
         .get(app.url(&format!("/api/v1/events/{}/live", d.event)))
