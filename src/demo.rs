@@ -607,11 +607,13 @@ pub async fn seed_demo(conn: &DatabaseConnection) -> Result<Summary, String> {
                 ],
             };
             let last = *path.last().unwrap_or(&IntentStatus::Interested);
+            let recorded_at = starts + TimeDelta::hours(2);
+            // Step i of the path happens 3·i days after the first.
+            let step_at = |i: usize| recorded_at + TimeDelta::days(3 * i as i64);
             let signed_at = path
                 .iter()
                 .position(|s| *s == IntentStatus::Signed)
-                .map(|i| starts + TimeDelta::days(3 * i as i64));
-            let recorded_at = starts + TimeDelta::hours(2);
+                .map(step_at);
             let intent = intents::ActiveModel::from(intents::Model {
                 id: Uuid::now_v7(),
                 candidate_id: student.id,
@@ -632,10 +634,9 @@ pub async fn seed_demo(conn: &DatabaseConnection) -> Result<Summary, String> {
                 note: String::new(),
                 created_by: admitted_by.id,
                 signed_at,
-                closed_at: (!last.is_open())
-                    .then(|| recorded_at + TimeDelta::days(3 * path.len() as i64)),
+                closed_at: (!last.is_open()).then(|| step_at(path.len() - 1)),
                 created_at: recorded_at,
-                updated_at: recorded_at + TimeDelta::days(3 * (path.len() as i64 - 1)),
+                updated_at: step_at(path.len() - 1),
             })
             .reset_all()
             .insert(&txn)
@@ -651,7 +652,7 @@ pub async fn seed_demo(conn: &DatabaseConnection) -> Result<Summary, String> {
                     from_status: Set(from),
                     to_status: Set(*status),
                     note: Set(String::new()),
-                    created_at: Set(recorded_at + TimeDelta::days(3 * step as i64)),
+                    created_at: Set(step_at(step)),
                 }
                 .insert(&txn)
                 .await

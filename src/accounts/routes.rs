@@ -55,7 +55,7 @@ pub async fn signup(
     body: Json<SignupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     limit(&state, &req, "signup")?;
-    let session = service::signup(&state, body.into_inner()).await?;
+    let session = service::signup(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Created().json(session))
 }
 
@@ -69,7 +69,7 @@ pub async fn login(
     body: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     limit(&state, &req, "login")?;
-    let session = service::login(&state, body.into_inner()).await?;
+    let session = service::login(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Ok().json(session))
 }
 
@@ -81,7 +81,7 @@ pub async fn refresh(
     state: web::Data<AppState>,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = service::refresh(&state, body.into_inner()).await?;
+    let session = service::refresh(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Ok().json(session))
 }
 
@@ -92,7 +92,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    service::logout(&state, body.into_inner()).await?;
+    service::logout(&state, body.into_inner()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -103,7 +103,7 @@ pub async fn verify_email(
     state: web::Data<AppState>,
     body: Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    service::verify_email(&state, body.into_inner()).await?;
+    service::verify_email(&state, body.into_inner()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -116,7 +116,7 @@ pub async fn password_reset(
     body: Json<PasswordResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
     limit(&state, &req, "password_reset")?;
-    service::request_password_reset(&state, body.into_inner()).await?;
+    service::request_password_reset(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -127,7 +127,7 @@ pub async fn password_reset_confirm(
     state: web::Data<AppState>,
     body: Json<PasswordResetConfirm>,
 ) -> Result<HttpResponse, ApiError> {
-    service::confirm_password_reset(&state, body.into_inner()).await?;
+    service::confirm_password_reset(&state, body.into_inner()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -139,7 +139,7 @@ pub async fn accept_invitation(
     state: web::Data<AppState>,
     body: Json<AcceptInvitationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = service::accept_invitation(&state, body.into_inner()).await?;
+    let session = service::accept_invitation(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Created().json(session))
 }
 
@@ -159,7 +159,7 @@ pub async fn update_me(
     caller: Caller,
     body: Json<UpdateMeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = service::update_me(&state, caller.id, body.into_inner()).await?;
+    let user = service::update_me(&state, caller.id, body.into_inner()?).await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
@@ -175,7 +175,7 @@ pub async fn invite(
     key: IdempotencyKey,
     body: Json<InvitationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let request = json_value(&input)?;
     let scope = format!("invite:{}", caller.id);
     idempotency::once(&state.db, key, scope, &request, || async {
@@ -215,6 +215,6 @@ pub async fn update_user(
     id: web::Path<Uuid>,
     body: Json<UpdateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = service::update_user(&state, admin.id, id.into_inner(), body.into_inner()).await?;
+    let user = service::update_user(&state, admin.id, id.into_inner(), body.into_inner()?).await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }

@@ -180,7 +180,7 @@ pub async fn create(
     key: IdempotencyKey,
     body: Json<CampaignRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let request = serde_json::to_value(&input).map_err(ApiError::internal)?;
     idempotency::once(
         &state.db,
@@ -251,7 +251,7 @@ pub async fn update(
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound("campaign"))?;
-    apply(&mut campaign, body.into_inner())?;
+    apply(&mut campaign, body.into_inner()?)?;
     campaign.updated_at = db::now();
     let campaign = campaigns::ActiveModel::from(campaign)
         .reset_all()

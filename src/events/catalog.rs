@@ -846,7 +846,7 @@ pub async fn create(
     key: IdempotencyKey,
     body: Json<EventRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let request = serde_json::to_value(&input).map_err(ApiError::internal)?;
     idempotency::once(
         &state.db,
@@ -980,7 +980,7 @@ pub async fn update(
     id: web::Path<Uuid>,
     body: Json<EventPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = update_event(&state, id.into_inner(), body.into_inner()).await?;
+    let event = update_event(&state, id.into_inner(), body.into_inner()?).await?;
     Ok(HttpResponse::Ok().json(detail(&state.db, event).await?))
 }
 
@@ -1024,8 +1024,8 @@ pub async fn cancel(
     id: web::Path<Uuid>,
     body: Json<CancelRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason =
-        domain::text("reason", &body.0.reason, 500).map_err(|e| ApiError::Validation(vec![e]))?;
+    let reason = domain::text("reason", &body.into_inner()?.reason, 500)
+        .map_err(|e| ApiError::Validation(vec![e]))?;
     let event = transition(
         &state,
         id.into_inner(),

@@ -588,7 +588,7 @@ pub async fn check_in(
         &state,
         &by,
         &event,
-        body.into_inner(),
+        body.into_inner()?,
         CheckinSource::Scan,
         "",
         &mut EmployerList::default(),
@@ -614,7 +614,7 @@ pub async fn batch(
 ) -> Result<HttpResponse, ApiError> {
     let event = door(&state, &caller, id.into_inner()).await?;
     refuse_closed(&event)?;
-    let items = body.into_inner().checkins;
+    let items = body.into_inner()?.checkins;
     if items.len() > MAX_BATCH {
         return Err(ApiError::field(
             "checkins",
@@ -798,7 +798,7 @@ pub async fn walk_in(
 ) -> Result<HttpResponse, ApiError> {
     let event = door(&state, &caller, id.into_inner()).await?;
     refuse_closed(&event)?;
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let (profile, gate) = parse_walk_in(&input)?;
     let may_exceed = matches!(caller.role, Role::Organiser | Role::Admin);
     let by = Admitter {

@@ -204,7 +204,7 @@ pub async fn create(
     key: IdempotencyKey,
     body: Json<EmployerRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let request = serde_json::to_value(&input).map_err(ApiError::internal)?;
     idempotency::once(
         &state.db,
@@ -266,7 +266,7 @@ pub async fn update(
     id: web::Path<Uuid>,
     body: Json<EmployerPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = parse_fields(body.into_inner())?;
+    let fields = parse_fields(body.into_inner()?)?;
     let mut employer: employers::ActiveModel =
         find_employer(&state.db, id.into_inner()).await?.into();
     if let Some(v) = fields.name {

@@ -306,7 +306,7 @@ pub async fn create(
     let employer_id = id.into_inner();
     ensure_manages(&caller, employer_id)?;
     find_employer(&state.db, employer_id).await?;
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let request = serde_json::to_value(&input).map_err(ApiError::internal)?;
     idempotency::once(
         &state.db,
@@ -427,7 +427,7 @@ pub async fn update(
         .await?
         .ok_or(ApiError::NotFound("position"))?;
     ensure_manages(&caller, position.employer_id)?;
-    apply(&mut position, body.into_inner())?;
+    apply(&mut position, body.into_inner()?)?;
     position.updated_at = db::now();
     let position = positions::ActiveModel::from(position)
         .reset_all()

@@ -36,7 +36,7 @@ use crate::{
     http::{
         ApiError, Caller, Candidate, Page, PageQuery,
         error::Problem,
-        export::csv_row,
+        export::{self, Cell, Table},
         idempotency::{self, IdempotencyKey},
         json::OptionalJson,
     },
@@ -639,7 +639,7 @@ pub async fn register(
     body: OptionalJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let event_id = id.into_inner();
-    let input = body.into_inner().unwrap_or_default();
+    let input = body.into_inner()?.unwrap_or_default();
     let request = serde_json::to_value(&input).map_err(ApiError::internal)?;
     idempotency::once(
         &state.db,
@@ -809,15 +809,9 @@ async fn contacts(
     }
 }
 
-fn wants_csv(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/csv"))
-}
-
 /// An event's registrations (organisers, participating recruiters), as JSON
-/// pages or, with `Accept: text/csv`, all matching rows as one CSV file.
+/// pages or, with `Accept: text/csv` / XLSX or `?format=`, all matching rows
+/// as one file.
 #[utoipa::path(get, path = "/api/v1/events/{id}/registrations", tag = "registrations", security(("bearer" = [])),
     params(("id" = Uuid, Path), RegistrationsQuery),
     responses((status = 200, body = Page<RegistrationView>, description = "JSON, or text/csv (UTF-8 with BOM) when asked"),
@@ -863,15 +857,9 @@ pub async fn list_for_event(
             .to_owned();
         filter = filter.add(R::UserId.in_subquery(matching));
     }
-    if wants_csv(&req) {
-        let csv = csv_export(&state, &caller, access, filter).await?;
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"registrations-{}.csv\"", event.id),
-            ))
-            .body(csv));
+    if let Some(format) = export::requested(&req)? {
+        let table = export_table(&state, &caller, access, filter).await?;
+        return Ok(table.respond(format, &format!("registrations-{}", event.id)));
     }
     let mut select = registrations::Entity::find()
         .filter(filter)
@@ -896,17 +884,16 @@ pub async fn list_for_event(
 
 const CSV_BATCH: u64 = 500;
 
-/// Every matching registration as CSV: UTF-8 with a byte-order mark so that
-/// Excel reads the Chinese names correctly. Read in batches by id.
-async fn csv_export(
+/// Every matching registration as a table for CSV or XLSX, read in
+/// batches by id.
+async fn export_table(
     state: &AppState,
     caller: &Caller,
     access: Access,
     filter: Condition,
-) -> Result<String, ApiError> {
+) -> Result<Table, ApiError> {
     use registrations::Column as R;
-    let mut out = String::from("\u{feff}");
-    let header = [
+    let mut table = Table::new(&[
         "registration_id",
         "status",
         "waitlist_position",
@@ -920,8 +907,7 @@ async fn csv_export(
         "registered_at",
         "confirmed_at",
         "cancelled_at",
-    ];
-    csv_row(&mut out, header.iter().map(|s| s.to_string()));
+    ]);
     let mut after: Option<Uuid> = None;
     loop {
         let mut select = registrations::Entity::find()
@@ -970,11 +956,11 @@ async fn csv_export(
                 time(r.confirmed_at),
                 time(r.cancelled_at),
             ]);
-            csv_row(&mut out, cells.into_iter());
+            table.push(cells.into_iter().map(Cell::Text).collect());
         }
         if done {
             break;
         }
     }
-    Ok(out)
+    Ok(table)
 }

@@ -8,6 +8,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::header};
 
+use super::error::ApiError;
+
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// One cell: text, or a number that a spreadsheet can add up.
@@ -56,14 +58,20 @@ pub enum Format {
 }
 
 /// The export format the request asks for, if any: `?format=csv|xlsx`, or
-/// `Accept: text/csv` / the XLSX media type. `None` means JSON.
-pub fn requested(req: &HttpRequest) -> Option<Format> {
-    let query = req.query_string();
-    for pair in query.split('&') {
-        match pair {
-            "format=csv" => return Some(Format::Csv),
-            "format=xlsx" => return Some(Format::Xlsx),
-            _ => {}
+/// `Accept: text/csv` / the XLSX media type. `None` means JSON; another
+/// `format` is 400 `invalid_format`.
+pub fn requested(req: &HttpRequest) -> Result<Option<Format>, ApiError> {
+    for pair in req.query_string().split('&') {
+        if let Some(value) = pair.strip_prefix("format=") {
+            return match value {
+                "csv" => Ok(Some(Format::Csv)),
+                "xlsx" => Ok(Some(Format::Xlsx)),
+                "json" => Ok(None),
+                _ => Err(ApiError::bad_request(
+                    "invalid_format",
+                    "format is csv, xlsx or json",
+                )),
+            };
         }
     }
     let accept = req
@@ -71,13 +79,13 @@ pub fn requested(req: &HttpRequest) -> Option<Format> {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if accept.contains(XLSX) {
+    Ok(if accept.contains(XLSX) {
         Some(Format::Xlsx)
     } else if accept.contains("text/csv") {
         Some(Format::Csv)
     } else {
         None
-    }
+    })
 }
 
 impl Table {
@@ -243,6 +251,7 @@ fn xml_escape(value: &str) -> String {
             '"' => out.push_str("&quot;"),
             // Characters XML 1.0 does not allow are dropped.
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            '\u{FFFE}' | '\u{FFFF}' => {}
             c => out.push(c),
         }
     }
@@ -343,11 +352,11 @@ mod tests {
     #[test]
     fn xlsx_is_a_zip_with_the_sheet() {
         let mut table = Table::new(&["高校", "签约"]);
-        table.push(vec!["北京大学 <PKU>".into(), Cell::from(12)]);
+        table.push(vec!["北京大学 <PKU>\u{FFFF}\u{1}".into(), Cell::from(12)]);
         let bytes = table.to_xlsx();
         assert_eq!(&bytes[..4], b"PK\x03\x04");
         let text = String::from_utf8_lossy(&bytes);
-        assert!(text.contains("北京大学 &lt;PKU&gt;"));
+        assert!(text.contains("北京大学 &lt;PKU&gt;</t>"));
         assert!(text.contains("<c r=\"B2\"><v>12</v></c>"));
         // End of central directory: five entries.
         let end = bytes.len() - 22;

@@ -12,11 +12,17 @@ use serde::de::DeserializeOwned;
 use super::error::{ApiError, FieldError};
 use crate::app::AppState;
 
-/// A JSON request body of type `T`.
-pub struct Json<T>(pub T);
+/// A JSON request body of type `T`, or why it is not one.
+///
+/// Extraction itself never fails: the body's error comes out of
+/// [`Json::into_inner`] in the handler, that is after every other
+/// extractor has succeeded. So who may call a route is decided before what
+/// they sent is judged (403 before 422), whatever order actix finishes the
+/// extractors in.
+pub struct Json<T>(Result<T, ApiError>);
 
 impl<T> Json<T> {
-    pub fn into_inner(self) -> T {
+    pub fn into_inner(self) -> Result<T, ApiError> {
         self.0
     }
 }
@@ -80,21 +86,24 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = read_body(req, payload);
         Box::pin(async move {
-            let body = body.await?;
-            if !body.is_json {
-                return Err(ApiError::UnsupportedMediaType);
-            }
-            parse(&body.bytes).map(Json)
+            let parsed = async {
+                let body = body.await?;
+                if !body.is_json {
+                    return Err(ApiError::UnsupportedMediaType);
+                }
+                parse(&body.bytes)
+            };
+            Ok(Json(parsed.await))
         })
     }
 }
 
 /// A JSON body that may be left out entirely (no body at all); one that is
-/// sent is checked like [`Json`].
-pub struct OptionalJson<T>(pub Option<T>);
+/// sent is checked like [`Json`], and its error also waits for the handler.
+pub struct OptionalJson<T>(Result<Option<T>, ApiError>);
 
 impl<T> OptionalJson<T> {
-    pub fn into_inner(self) -> Option<T> {
+    pub fn into_inner(self) -> Result<Option<T>, ApiError> {
         self.0
     }
 }
@@ -106,14 +115,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = read_body(req, payload);
         Box::pin(async move {
-            let body = body.await?;
-            if body.bytes.is_empty() {
-                return Ok(OptionalJson(None));
-            }
-            if !body.is_json {
-                return Err(ApiError::UnsupportedMediaType);
-            }
-            parse(&body.bytes).map(|v| OptionalJson(Some(v)))
+            let parsed = async {
+                let body = body.await?;
+                if body.bytes.is_empty() {
+                    return Ok(None);
+                }
+                if !body.is_json {
+                    return Err(ApiError::UnsupportedMediaType);
+                }
+                parse(&body.bytes).map(Some)
+            };
+            Ok(OptionalJson(parsed.await))
         })
     }
 }

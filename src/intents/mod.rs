@@ -6,7 +6,7 @@
 
 pub mod reports;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use chrono::{DateTime, Utc};
@@ -41,7 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/intents", web::post().to(create))
         .route("/intents", web::get().to(list))
         .route("/intents/{id}", web::get().to(get))
-        .route("/intents/{id}/transition", web::post().to(transition))
+        .route("/intents/{id}", web::patch().to(transition))
         .route("/me/intents", web::get().to(mine));
     reports::configure(cfg);
 }
@@ -129,6 +129,10 @@ pub struct IntentsQuery {
     pub employer_id: Option<Uuid>,
     pub event_id: Option<Uuid>,
     pub candidate_id: Option<Uuid>,
+    /// Intents from this campaign's events.
+    pub campaign_id: Option<Uuid>,
+    /// Candidates of this university (the exact name).
+    pub university: Option<String>,
     pub limit: Option<u64>,
     pub cursor: Option<String>,
     /// `csv` or `xlsx` for a file of every matching intent.
@@ -174,30 +178,38 @@ struct Lookups {
 
 impl Lookups {
     async fn load<C: ConnectionTrait>(conn: &C, rows: &[intents::Model]) -> Result<Self, ApiError> {
-        let user_ids = rows.iter().map(|i| i.candidate_id);
-        let users = users::Entity::find()
-            .filter(users::Column::Id.is_in(user_ids))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
+        let users = reports::users_by_id(conn, rows.iter().map(|i| i.candidate_id)).await?;
         let employers = employers::Entity::find()
-            .filter(employers::Column::Id.is_in(rows.iter().map(|i| i.employer_id)))
+            .filter(
+                employers::Column::Id
+                    .is_in(rows.iter().map(|i| i.employer_id).collect::<HashSet<_>>()),
+            )
             .all(conn)
             .await?
             .into_iter()
             .map(|e| (e.id, e.name))
             .collect();
         let positions = positions::Entity::find()
-            .filter(positions::Column::Id.is_in(rows.iter().filter_map(|i| i.position_id)))
+            .filter(
+                positions::Column::Id.is_in(
+                    rows.iter()
+                        .filter_map(|i| i.position_id)
+                        .collect::<HashSet<_>>(),
+                ),
+            )
             .all(conn)
             .await?
             .into_iter()
             .map(|p| (p.id, p))
             .collect();
         let events = events::Entity::find()
-            .filter(events::Column::Id.is_in(rows.iter().filter_map(|i| i.event_id)))
+            .filter(
+                events::Column::Id.is_in(
+                    rows.iter()
+                        .filter_map(|i| i.event_id)
+                        .collect::<HashSet<_>>(),
+                ),
+            )
             .all(conn)
             .await?
             .into_iter()
@@ -315,6 +327,24 @@ async fn tell_signed<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Has the candidate registered for (or been admitted to) an event that
+/// the employer takes part in?
+async fn has_met(state: &AppState, candidate: Uuid, employer: Uuid) -> Result<bool, ApiError> {
+    use crate::entities::registrations;
+    use sea_orm::sea_query::Query;
+    let events_of_employer = Query::select()
+        .column(event_employers::Column::EventId)
+        .from(event_employers::Entity)
+        .and_where(event_employers::Column::EmployerId.eq(employer))
+        .to_owned();
+    Ok(registrations::Entity::find()
+        .filter(registrations::Column::UserId.eq(candidate))
+        .filter(registrations::Column::EventId.in_subquery(events_of_employer))
+        .one(&state.db)
+        .await?
+        .is_some())
+}
+
 pub async fn create_intent(
     state: &AppState,
     caller: &Caller,
@@ -343,6 +373,16 @@ pub async fn create_intent(
             "candidate_id",
             "unknown",
             "no candidate has this id",
+        )));
+    } else if caller.role == Role::Recruiter
+        && !has_met(state, input.candidate_id, employer_id).await?
+    {
+        // A recruiter records intents of students it met: otherwise any id
+        // would show it a stranger's profile and could email them.
+        errors.take::<()>(Err(FieldError::new(
+            "candidate_id",
+            "not_met",
+            "the candidate has not registered for an event your employer takes part in",
         )));
     }
     if employers::Entity::find_by_id(employer_id)
@@ -442,14 +482,28 @@ pub async fn create_intent(
     let intent = intents::ActiveModel::from(intent)
         .reset_all()
         .insert(&txn)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                intent_exists(None)
-            } else {
-                e.into()
-            }
-        })?;
+        .await;
+    let intent = match intent {
+        Ok(intent) => intent,
+        Err(e) if is_unique_violation(&e) => {
+            // Another request opened the same intent a moment ago.
+            drop(txn);
+            let open = intents::Entity::find()
+                .filter(intents::Column::OpenKey.eq(open_key(
+                    input.candidate_id,
+                    employer_id,
+                    input.position_id,
+                )))
+                .one(&state.db)
+                .await?;
+            let existing = match open {
+                Some(open) => view_one(&state.db, open).await.ok(),
+                None => None,
+            };
+            return Err(intent_exists(existing));
+        }
+        Err(e) => return Err(e.into()),
+    };
     record(&txn, intent.id, caller.id, None, status, &note).await?;
     if status == IntentStatus::Signed {
         tell_signed(&txn, state, &intent).await?;
@@ -579,7 +633,7 @@ pub async fn create(
     key: IdempotencyKey,
     body: Json<IntentRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let request = serde_json::to_value(&input).map_err(ApiError::internal)?;
     idempotency::once(
         &state.db,
@@ -597,7 +651,7 @@ pub async fn create(
 }
 
 /// Move an intent along its pipeline.
-#[utoipa::path(post, path = "/api/v1/intents/{id}/transition", tag = "intents", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/v1/intents/{id}", tag = "intents", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = TransitionRequest,
     responses((status = 200, body = IntentView), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_transition")))]
@@ -607,7 +661,7 @@ pub async fn transition(
     id: web::Path<Uuid>,
     body: Json<TransitionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let intent = move_intent(&state, &caller, id.into_inner(), body.into_inner()).await?;
+    let intent = move_intent(&state, &caller, id.into_inner(), body.into_inner()?).await?;
     Ok(HttpResponse::Ok().json(view_one(&state.db, intent).await?))
 }
 
@@ -633,7 +687,11 @@ pub async fn get(
         .into_iter()
         .map(|u| (u.id, u.full_name))
         .collect();
+    let candidate = caller.role == Role::Candidate;
     let mut view = view_one(&state.db, intent).await?;
+    if candidate {
+        view.note.clear();
+    }
     view.history = Some(
         entries
             .into_iter()
@@ -645,7 +703,8 @@ pub async fn get(
                 },
                 from: h.from_status,
                 to: h.to_status,
-                note: h.note,
+                // The employer's notes are its own working notes.
+                note: if candidate { String::new() } else { h.note },
                 at: h.created_at,
             })
             .collect(),
@@ -730,7 +789,24 @@ pub async fn list(
     if let Some(v) = query.candidate_id {
         select = select.filter(I::CandidateId.eq(v));
     }
-    if let Some(format) = export::requested(&req) {
+    if let Some(events) = reports::scope(&state.db, None, query.campaign_id).await? {
+        select = select.filter(I::EventId.is_in(events));
+    }
+    if let Some(university) = query
+        .university
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        use sea_orm::sea_query::Query;
+        let of_university = Query::select()
+            .column(users::Column::Id)
+            .from(users::Entity)
+            .and_where(users::Column::University.eq(university))
+            .to_owned();
+        select = select.filter(I::CandidateId.in_subquery(of_university));
+    }
+    if let Some(format) = export::requested(&req)? {
         let rows = select.all(&state.db).await?;
         let lookups = Lookups::load(&state.db, &rows).await?;
         let mut table = Table::new(&INTENT_HEADERS);
@@ -771,7 +847,15 @@ pub async fn mine(
     }
     let rows = select.limit(page.limit + 1).all(&state.db).await?;
     let lookups = Lookups::load(&state.db, &rows).await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(rows, page, |i| i.id, |i| lookups.view(i))))
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        page,
+        |i| i.id,
+        |i| IntentView {
+            note: String::new(),
+            ..lookups.view(i)
+        },
+    )))
 }
 
 #[cfg(test)]

@@ -130,24 +130,44 @@ pub struct ReferralReport {
 const SIGNED_OR_ONBOARDED: [IntentStatus; 2] = [IntentStatus::Signed, IntentStatus::Onboarded];
 
 /// The events a campaign or an event names; `None` is every event.
-async fn scope<C: ConnectionTrait>(
+pub(crate) async fn scope<C: ConnectionTrait>(
     conn: &C,
     event_id: Option<Uuid>,
     campaign_id: Option<Uuid>,
 ) -> Result<Option<Vec<Uuid>>, ApiError> {
-    match (event_id, campaign_id) {
-        (Some(event), _) => Ok(Some(vec![event])),
-        (None, Some(campaign)) => Ok(Some(
-            events::Entity::find()
-                .select_only()
-                .column(events::Column::Id)
-                .filter(events::Column::CampaignId.eq(campaign))
-                .into_tuple()
-                .all(conn)
-                .await?,
-        )),
-        (None, None) => Ok(None),
+    if event_id.is_none() && campaign_id.is_none() {
+        return Ok(None);
     }
+    let mut select = events::Entity::find()
+        .select_only()
+        .column(events::Column::Id);
+    if let Some(event) = event_id {
+        select = select.filter(events::Column::Id.eq(event));
+    }
+    if let Some(campaign) = campaign_id {
+        select = select.filter(events::Column::CampaignId.eq(campaign));
+    }
+    Ok(Some(select.into_tuple().all(conn).await?))
+}
+
+/// Users by id, read in chunks so that no query carries more ids than a
+/// database accepts in one statement.
+pub(crate) async fn users_by_id<C: ConnectionTrait>(
+    conn: &C,
+    ids: impl Iterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, users::Model>, ApiError> {
+    let ids: Vec<Uuid> = ids.collect::<HashSet<_>>().into_iter().collect();
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        for user in users::Entity::find()
+            .filter(users::Column::Id.is_in(chunk.iter().copied()))
+            .all(conn)
+            .await?
+        {
+            out.insert(user.id, user);
+        }
+    }
+    Ok(out)
 }
 
 fn label_of(value: impl Serialize) -> String {
@@ -194,23 +214,26 @@ pub async fn intent_report<C: ConnectionTrait>(
     }
     let rows = select.all(conn).await?;
 
-    let candidates: HashMap<Uuid, users::Model> = users::Entity::find()
-        .filter(users::Column::Id.is_in(rows.iter().map(|i| i.candidate_id)))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u))
-        .collect();
+    let candidates = users_by_id(conn, rows.iter().map(|i| i.candidate_id)).await?;
     let names: HashMap<Uuid, String> = match query.group_by {
         GroupBy::Employer => employers::Entity::find()
-            .filter(employers::Column::Id.is_in(rows.iter().map(|i| i.employer_id)))
+            .filter(
+                employers::Column::Id
+                    .is_in(rows.iter().map(|i| i.employer_id).collect::<HashSet<_>>()),
+            )
             .all(conn)
             .await?
             .into_iter()
             .map(|e| (e.id, e.name))
             .collect(),
         GroupBy::Event => events::Entity::find()
-            .filter(events::Column::Id.is_in(rows.iter().filter_map(|i| i.event_id)))
+            .filter(
+                events::Column::Id.is_in(
+                    rows.iter()
+                        .filter_map(|i| i.event_id)
+                        .collect::<HashSet<_>>(),
+                ),
+            )
             .all(conn)
             .await?
             .into_iter()
@@ -289,7 +312,7 @@ pub async fn intents_report(
     query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let report = intent_report(&state.db, &query).await?;
-    if let Some(format) = export::requested(&req) {
+    if let Some(format) = export::requested(&req)? {
         let group = label_of(report.group_by);
         let mut headers = vec![group.as_str(), "count"];
         headers.extend(IntentStatus::ALL.iter().map(|s| s.as_str()));
@@ -386,7 +409,7 @@ pub async fn funnel(
     query: web::Query<FunnelQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let funnel = funnel_of(&state.db, query.event_id, query.campaign_id).await?;
-    if let Some(format) = export::requested(&req) {
+    if let Some(format) = export::requested(&req)? {
         let mut table = Table::new(&["stage", "candidates"]);
         for (stage, n) in [
             ("registered", funnel.registered),
@@ -446,16 +469,21 @@ async fn signed_candidates<C: ConnectionTrait>(
     conn: &C,
     among: impl Iterator<Item = Uuid>,
 ) -> Result<HashSet<Uuid>, ApiError> {
-    Ok(intents::Entity::find()
-        .select_only()
-        .column(intents::Column::CandidateId)
-        .filter(intents::Column::Status.is_in(SIGNED_OR_ONBOARDED))
-        .filter(intents::Column::CandidateId.is_in(among))
-        .into_tuple::<Uuid>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .collect())
+    let among: Vec<Uuid> = among.collect::<HashSet<_>>().into_iter().collect();
+    let mut out = HashSet::new();
+    for chunk in among.chunks(1000) {
+        out.extend(
+            intents::Entity::find()
+                .select_only()
+                .column(intents::Column::CandidateId)
+                .filter(intents::Column::Status.is_in(SIGNED_OR_ONBOARDED))
+                .filter(intents::Column::CandidateId.is_in(chunk.iter().copied()))
+                .into_tuple::<Uuid>()
+                .all(conn)
+                .await?,
+        );
+    }
+    Ok(out)
 }
 
 /// The caller's referral code and what it brought (以才引才).
@@ -494,13 +522,7 @@ pub async fn referrals(
         .flat_map(|(p, _, _)| p.iter().copied())
         .collect();
     let signed = signed_candidates(&state.db, everyone.into_iter()).await?;
-    let referrers: HashMap<Uuid, users::Model> = users::Entity::find()
-        .filter(users::Column::Id.is_in(brought.keys().copied()))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u))
-        .collect();
+    let referrers = users_by_id(&state.db, brought.keys().copied()).await?;
     let mut rows: Vec<ReferralRow> = brought
         .into_iter()
         .filter_map(|(id, (people, registrations, signups))| {
@@ -520,7 +542,7 @@ pub async fn referrals(
             .cmp(&(a.signed, a.signups, a.registrations))
             .then_with(|| a.full_name.cmp(&b.full_name))
     });
-    if let Some(format) = export::requested(&req) {
+    if let Some(format) = export::requested(&req)? {
         let mut table = Table::new(&["referrer", "role", "signups", "registrations", "signed"]);
         for r in &rows {
             table.push(vec![

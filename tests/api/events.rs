@@ -533,6 +533,15 @@ async fn a_campaign_cannot_end_before_it_starts() {
         1
     );
     let student = app.candidate("lucy@zju.edu.cn").await.0;
+    // Who may call comes before what was sent, on every database.
+    for _ in 0..5 {
+        app.post("/api/v1/campaigns", Some(&student), &json!({}))
+            .await
+            .assert_problem(403, "forbidden");
+        app.post("/api/v1/campaigns", None, &json!({"year": "x"}))
+            .await
+            .assert_problem(401, "missing_token");
+    }
     app.post(
         "/api/v1/campaigns",
         Some(&student),

@@ -83,8 +83,8 @@ async fn intent(app: &TestApp, token: &str, body: Value) -> Reply {
 }
 
 async fn transition(app: &TestApp, token: &str, id: &str, to: &str) -> Reply {
-    app.post(
-        &format!("/api/v1/intents/{id}/transition"),
+    app.patch(
+        &format!("/api/v1/intents/{id}"),
         Some(token),
         &json!({"status": to, "note": format!("→ {to}")}),
     )
@@ -101,8 +101,8 @@ async fn intent_in(app: &TestApp, s: &Setup, state: &str) -> String {
     };
     let created = intent(
         app,
-        &s.recruiter,
-        json!({"candidate_id": student.id, "status": start}),
+        &s.organiser,
+        json!({"candidate_id": student.id, "employer_id": s.employer, "status": start}),
     )
     .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
@@ -244,6 +244,22 @@ async fn an_intent_from_the_door_to_signing_with_its_history() {
     app.get(&format!("/api/v1/intents/{id}"), Some(&stranger.token))
         .await
         .assert_problem(404, "not_found");
+    // The candidate reads its intent, not the employer's working notes.
+    let own = app
+        .get(&format!("/api/v1/intents/{id}"), Some(&student.token))
+        .await;
+    assert_eq!(own.body["note"], "");
+    assert!(
+        own.body["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["note"] == "")
+    );
+    // A recruiter records intents only of students it has met.
+    let reply = intent(&app, &s.recruiter, json!({"candidate_id": stranger.id})).await;
+    assert_eq!(reply.error_fields(), ["candidate_id"], "{}", reply.body);
+    assert_eq!(reply.body["errors"][0]["code"], "not_met");
     intent(&app, &stranger.token, json!({"candidate_id": stranger.id}))
         .await
         .assert_problem(403, "forbidden");
@@ -527,6 +543,22 @@ async fn reports_match_hand_counted_figures() {
                "offered": 1, "signed": 1, "onboarded": 0})
     );
 
+    // The list takes the same scope: 北京大学's students in the campaign
+    // have three intents (student 0 two, student 1 one).
+    let pku_encoded: String = "北京大学".bytes().map(|b| format!("%{b:02X}")).collect();
+    let listed = app
+        .get(
+            &format!("/api/v1/intents?campaign_id={c}&university={pku_encoded}"),
+            Some(&d.organiser),
+        )
+        .await;
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        3,
+        "{}",
+        listed.body
+    );
+
     // Files for the spreadsheets.
     let csv = app
         .client
@@ -575,6 +607,12 @@ async fn reports_match_hand_counted_figures() {
         .await
         .assert_problem(403, "forbidden");
     app.get(
+        "/api/v1/reports/intents?group_by=event&format=pdf",
+        Some(&d.organiser),
+    )
+    .await
+    .assert_problem(400, "invalid_format");
+    app.get(
         "/api/v1/reports/intents?group_by=galaxy",
         Some(&d.organiser),
     )
@@ -612,8 +650,8 @@ async fn referrals_count_who_came_and_who_signed() {
     // The friend signs with the employer.
     let created = intent(
         &app,
-        &s.recruiter,
-        json!({"candidate_id": friend_id, "status": "signed"}),
+        &s.organiser,
+        json!({"candidate_id": friend_id, "employer_id": s.employer, "status": "signed"}),
     )
     .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
