@@ -207,13 +207,7 @@ impl Live {
         if user.disabled_at.is_some() {
             return false;
         }
-        let caller = Caller {
-            id: user.id,
-            role: user.role,
-            employer_id: user.employer_id,
-            email: user.email,
-            full_name: user.full_name,
-        };
+        let caller = Caller::from(user);
         matches!(
             access_of(&self.state.db, Some(&caller), self.event_id).await,
             Ok(Access::Staff | Access::Participant)

@@ -176,9 +176,13 @@ pub struct RegistrationsQuery {
 }
 
 /// Why a student may not attend, or `Ok` if it may.
-pub fn eligibility(event: &events::Model, user: &users::Model) -> Result<(), String> {
+pub fn eligibility(
+    event: &events::Model,
+    degree: Option<Degree>,
+    graduation_year: Option<i32>,
+) -> Result<(), String> {
     if let Some(min) = event.min_degree {
-        match user.degree {
+        match degree {
             Some(degree) if degree >= min => {}
             Some(_) => {
                 return Err(format!(
@@ -201,7 +205,7 @@ pub fn eligibility(event: &events::Model, user: &users::Model) -> Result<(), Str
             .map(i32::to_string)
             .collect::<Vec<_>>()
             .join(", ");
-        match user.graduation_year {
+        match graduation_year {
             Some(year) if years.contains(&year) => {}
             Some(year) => {
                 return Err(format!("this event is for graduates of {list}, not {year}"));
@@ -309,7 +313,7 @@ pub async fn fill_seats(
     let promoted: Vec<(registrations::Model, users::Model)> = with_users(txn, waiting)
         .await?
         .into_iter()
-        .filter(|(_, user)| eligibility(event, user).is_ok())
+        .filter(|(_, user)| eligibility(event, user.degree, user.graduation_year).is_ok())
         .take(seats as usize)
         .collect();
     let now = db::now();
@@ -400,11 +404,6 @@ pub async fn register_for(
     input: RegisterRequest,
 ) -> Result<registrations::Model, ApiError> {
     let referrer_id = referrer(state, caller, input.referral_code.as_deref()).await?;
-    let user = users::Entity::find_by_id(caller.id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "the account no longer exists"))?;
-
     let txn = db::begin_write(&state.db).await?;
     let mut event = lock_event(&txn, event_id).await?;
     let now = db::now();
@@ -437,7 +436,8 @@ pub async fn register_for(
             format!("registration closed at {}", closes.to_rfc3339()),
         ));
     }
-    eligibility(&event, &user).map_err(|why| ApiError::rule("not_eligible", why))?;
+    eligibility(&event, caller.degree, caller.graduation_year)
+        .map_err(|why| ApiError::rule("not_eligible", why))?;
 
     use registrations::Column as R;
     let existing = registrations::Entity::find()
@@ -502,16 +502,16 @@ pub async fn register_for(
     match position {
         None => {
             let mail = templates::registration_confirmed(
-                &user.full_name,
+                &caller.full_name,
                 &facts,
                 &registration.ticket_code,
             );
             let ics = calendar(&state.settings, &event);
-            notify::enqueue(&txn, &user.email, mail, vec![ics]).await?;
+            notify::enqueue(&txn, &caller.email, mail, vec![ics]).await?;
         }
         Some(position) => {
-            let mail = templates::registration_waitlisted(&user.full_name, &facts, position);
-            notify::enqueue(&txn, &user.email, mail, Vec::new()).await?;
+            let mail = templates::registration_waitlisted(&caller.full_name, &facts, position);
+            notify::enqueue(&txn, &caller.email, mail, Vec::new()).await?;
         }
     }
     txn.commit().await?;

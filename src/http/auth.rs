@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::error::ApiError;
 use crate::{
     app::AppState,
-    entities::users::{self, Role},
+    entities::users::{self, Degree, Role},
 };
 
 /// An authenticated, enabled user.
@@ -23,6 +23,23 @@ pub struct Caller {
     pub employer_id: Option<Uuid>,
     pub email: String,
     pub full_name: String,
+    /// A student's profile, which decides what events admit it.
+    pub degree: Option<Degree>,
+    pub graduation_year: Option<i32>,
+}
+
+impl From<users::Model> for Caller {
+    fn from(user: users::Model) -> Self {
+        Self {
+            id: user.id,
+            role: user.role,
+            employer_id: user.employer_id,
+            email: user.email,
+            full_name: user.full_name,
+            degree: user.degree,
+            graduation_year: user.graduation_year,
+        }
+    }
 }
 
 /// The token of an `Authorization: Bearer …` header.
@@ -56,13 +73,7 @@ pub async fn authenticate(
             "this account is disabled",
         ));
     }
-    Ok(Caller {
-        id: user.id,
-        role: user.role,
-        employer_id: user.employer_id,
-        email: user.email,
-        full_name: user.full_name,
-    })
+    Ok(Caller::from(user))
 }
 
 type CallerFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
