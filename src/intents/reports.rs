@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     entities::{
-        checkins, employers, events,
+        checkins, events,
         intents::{self, IntentStatus},
         registrations::{self, RegistrationStatus},
         users::{self, Role},
@@ -214,33 +214,9 @@ pub async fn intent_report<C: ConnectionTrait>(
     }
     let rows = select.all(conn).await?;
 
-    let candidates = users_by_id(conn, rows.iter().map(|i| i.candidate_id)).await?;
-    let names: HashMap<Uuid, String> = match query.group_by {
-        GroupBy::Employer => employers::Entity::find()
-            .filter(
-                employers::Column::Id
-                    .is_in(rows.iter().map(|i| i.employer_id).collect::<HashSet<_>>()),
-            )
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|e| (e.id, e.name))
-            .collect(),
-        GroupBy::Event => events::Entity::find()
-            .filter(
-                events::Column::Id.is_in(
-                    rows.iter()
-                        .filter_map(|i| i.event_id)
-                        .collect::<HashSet<_>>(),
-                ),
-            )
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|e| (e.id, e.title))
-            .collect(),
-        _ => HashMap::new(),
-    };
+    let lookups = super::Lookups::load(conn, &rows).await?;
+    let (candidates, employer_names, event_titles) =
+        (&lookups.users, &lookups.employers, &lookups.events);
     let mut groups: BTreeMap<Option<String>, ReportRow> = BTreeMap::new();
     for intent in rows {
         let candidate = candidates.get(&intent.candidate_id);
@@ -248,13 +224,16 @@ pub async fn intent_report<C: ConnectionTrait>(
             GroupBy::Event => match intent.event_id {
                 Some(id) => (
                     Some(id.to_string()),
-                    names.get(&id).cloned().unwrap_or_default(),
+                    event_titles.get(&id).cloned().unwrap_or_default(),
                 ),
                 None => (None, "（无活动）no event".to_owned()),
             },
             GroupBy::Employer => (
                 Some(intent.employer_id.to_string()),
-                names.get(&intent.employer_id).cloned().unwrap_or_default(),
+                employer_names
+                    .get(&intent.employer_id)
+                    .cloned()
+                    .unwrap_or_default(),
             ),
             GroupBy::University => match candidate.and_then(|c| c.university.clone()) {
                 Some(u) => (Some(u.clone()), u),
