@@ -40,10 +40,6 @@ fn limit(state: &AppState, req: &HttpRequest, group: &'static str) -> Result<(),
     )
 }
 
-fn json_value<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(value).map_err(ApiError::internal)
-}
-
 /// Create a candidate account and send a verification email. A second
 /// signup with the same address is 409 `email_taken`, which makes retries safe.
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "accounts", request_body = SignupRequest,
@@ -176,11 +172,10 @@ pub async fn invite(
     body: Json<InvitationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner()?;
-    let request = json_value(&input)?;
     let scope = format!("invite:{}", caller.id);
-    idempotency::once(&state.db, key, scope, &request, || async {
+    idempotency::once(&state.db, key, scope, input, |input| async {
         let invitation = service::invite(&state, caller.id, input).await?;
-        Ok((StatusCode::CREATED, json_value(&invitation)?))
+        Ok((StatusCode::CREATED, invitation))
     })
     .await
 }

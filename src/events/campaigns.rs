@@ -181,17 +181,14 @@ pub async fn create(
     body: Json<CampaignRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner()?;
-    let request = serde_json::to_value(&input).map_err(ApiError::internal)?;
     idempotency::once(
         &state.db,
         key,
         format!("campaign:{}", caller.id),
-        &request,
-        || async {
+        input,
+        |input| async {
             let campaign = create_campaign(&state.db, input).await?;
-            let view =
-                serde_json::to_value(CampaignView::from(campaign)).map_err(ApiError::internal)?;
-            Ok((StatusCode::CREATED, view))
+            Ok((StatusCode::CREATED, CampaignView::from(campaign)))
         },
     )
     .await

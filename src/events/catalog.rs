@@ -847,17 +847,14 @@ pub async fn create(
     body: Json<EventRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner()?;
-    let request = serde_json::to_value(&input).map_err(ApiError::internal)?;
     idempotency::once(
         &state.db,
         key,
         format!("event:{}", caller.id),
-        &request,
-        || async {
+        input,
+        |input| async {
             let event = create_event(&state.db, &caller, input).await?;
-            let view = serde_json::to_value(detail(&state.db, event).await?)
-                .map_err(ApiError::internal)?;
-            Ok((StatusCode::CREATED, view))
+            Ok((StatusCode::CREATED, detail(&state.db, event).await?))
         },
     )
     .await

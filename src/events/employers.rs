@@ -205,17 +205,14 @@ pub async fn create(
     body: Json<EmployerRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner()?;
-    let request = serde_json::to_value(&input).map_err(ApiError::internal)?;
     idempotency::once(
         &state.db,
         key,
         format!("employer:{}", caller.id),
-        &request,
-        || async {
+        input,
+        |input| async {
             let employer = create_employer(&state.db, input).await?;
-            let view =
-                serde_json::to_value(EmployerView::from(employer)).map_err(ApiError::internal)?;
-            Ok((StatusCode::CREATED, view))
+            Ok((StatusCode::CREATED, EmployerView::from(employer)))
         },
     )
     .await

@@ -5,8 +5,8 @@
 use actix_web::{HttpResponse, http::StatusCode, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -290,6 +290,49 @@ async fn list_positions<C: ConnectionTrait>(
     Ok(Page::from_rows(rows, page, |p| p.id, PositionView::from))
 }
 
+pub async fn create_position(
+    db_conn: &DatabaseConnection,
+    employer_id: Uuid,
+    input: PositionRequest,
+) -> Result<positions::Model, ApiError> {
+    let now = db::now();
+    let mut model = positions::Model {
+        id: Uuid::now_v7(),
+        employer_id,
+        title: String::new(),
+        majors: serde_json::json!([]),
+        degree_min: input.degree_min,
+        headcount: 0,
+        talent_category: input.talent_category,
+        salary_min: None,
+        salary_max: None,
+        location: String::new(),
+        benefits: serde_json::json!([]),
+        description: String::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    apply(
+        &mut model,
+        PositionPatch {
+            title: Some(input.title),
+            majors: Some(input.majors),
+            degree_min: None,
+            headcount: Some(input.headcount),
+            talent_category: None,
+            salary_min: Some(input.salary_min),
+            salary_max: Some(input.salary_max),
+            location: Some(input.location),
+            benefits: Some(input.benefits),
+            description: Some(input.description),
+        },
+    )?;
+    Ok(positions::ActiveModel::from(model)
+        .reset_all()
+        .insert(db_conn)
+        .await?)
+}
+
 /// Add a position to an employer (organisers, the employer's recruiters).
 #[utoipa::path(post, path = "/api/v1/employers/{id}/positions", tag = "employers", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body")),
@@ -307,52 +350,14 @@ pub async fn create(
     ensure_manages(&caller, employer_id)?;
     find_employer(&state.db, employer_id).await?;
     let input = body.into_inner()?;
-    let request = serde_json::to_value(&input).map_err(ApiError::internal)?;
     idempotency::once(
         &state.db,
         key,
         format!("position:{}:{employer_id}", caller.id),
-        &request,
-        || async {
-            let now = db::now();
-            let mut model = positions::Model {
-                id: Uuid::now_v7(),
-                employer_id,
-                title: String::new(),
-                majors: serde_json::json!([]),
-                degree_min: input.degree_min,
-                headcount: 0,
-                talent_category: input.talent_category,
-                salary_min: None,
-                salary_max: None,
-                location: String::new(),
-                benefits: serde_json::json!([]),
-                description: String::new(),
-                created_at: now,
-                updated_at: now,
-            };
-            apply(
-                &mut model,
-                PositionPatch {
-                    title: Some(input.title),
-                    majors: Some(input.majors),
-                    degree_min: None,
-                    headcount: Some(input.headcount),
-                    talent_category: None,
-                    salary_min: Some(input.salary_min),
-                    salary_max: Some(input.salary_max),
-                    location: Some(input.location),
-                    benefits: Some(input.benefits),
-                    description: Some(input.description),
-                },
-            )?;
-            let position = positions::ActiveModel::from(model)
-                .reset_all()
-                .insert(&state.db)
-                .await?;
-            let view =
-                serde_json::to_value(PositionView::from(position)).map_err(ApiError::internal)?;
-            Ok((StatusCode::CREATED, view))
+        input,
+        |input| async {
+            let position = create_position(&state.db, employer_id, input).await?;
+            Ok((StatusCode::CREATED, PositionView::from(position)))
         },
     )
     .await

@@ -640,17 +640,17 @@ pub async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let event_id = id.into_inner();
     let input = body.into_inner()?.unwrap_or_default();
-    let request = serde_json::to_value(&input).map_err(ApiError::internal)?;
     idempotency::once(
         &state.db,
         key,
         format!("registration:{}:{event_id}", caller.id),
-        &request,
-        || async {
+        input,
+        |input| async {
             let registration = register_for(&state, &caller, event_id, input).await?;
-            let view = serde_json::to_value(RegistrationView::new(registration, true))
-                .map_err(ApiError::internal)?;
-            Ok((StatusCode::CREATED, view))
+            Ok((
+                StatusCode::CREATED,
+                RegistrationView::new(registration, true),
+            ))
         },
     )
     .await

@@ -46,27 +46,34 @@ impl FromRequest for IdempotencyKey {
     }
 }
 
-/// Runs `create` at most once per (scope, key). `scope` names the caller and
-/// the route; `request` is the parsed body, compared by hash on a replay.
-pub async fn once<R, F, Fut>(
+/// Runs `create(request)` at most once per (scope, key). `scope` names the
+/// caller and the route; `request` is the parsed body, compared by hash on a
+/// replay; the answer `create` gives is stored as JSON for replays.
+pub async fn once<R, V, F, Fut>(
     db_conn: &DatabaseConnection,
     key: IdempotencyKey,
     scope: String,
-    request: &R,
+    request: R,
     create: F,
 ) -> Result<HttpResponse, ApiError>
 where
     R: Serialize,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<(StatusCode, serde_json::Value), ApiError>>,
+    V: Serialize,
+    F: FnOnce(R) -> Fut,
+    Fut: Future<Output = Result<(StatusCode, V), ApiError>>,
 {
     let respond =
         |status: StatusCode, body: &serde_json::Value| HttpResponse::build(status).json(body);
+    let answer = |request: R| async {
+        let (status, body) = create(request).await?;
+        let body = serde_json::to_value(body).map_err(ApiError::internal)?;
+        Ok::<_, ApiError>((status, body))
+    };
     let Some(key) = key.0 else {
-        let (status, body) = create().await?;
+        let (status, body) = answer(request).await?;
         return Ok(respond(status, &body));
     };
-    let request_hash = hash_token(&serde_json::to_string(request).map_err(ApiError::internal)?);
+    let request_hash = hash_token(&serde_json::to_string(&request).map_err(ApiError::internal)?);
     let row_id = Uuid::now_v7();
     let claimed = idempotency_keys::ActiveModel {
         id: Set(row_id),
@@ -115,7 +122,7 @@ where
         }
         Err(e) => return Err(e.into()),
     }
-    match create().await {
+    match answer(request).await {
         Ok((status, body)) => {
             idempotency_keys::ActiveModel {
                 id: Set(row_id),

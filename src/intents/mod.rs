@@ -634,17 +634,14 @@ pub async fn create(
     body: Json<IntentRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner()?;
-    let request = serde_json::to_value(&input).map_err(ApiError::internal)?;
     idempotency::once(
         &state.db,
         key,
         format!("intent:{}", caller.id),
-        &request,
-        || async {
+        input,
+        |input| async {
             let intent = create_intent(&state, &caller, input).await?;
-            let view = serde_json::to_value(view_one(&state.db, intent).await?)
-                .map_err(ApiError::internal)?;
-            Ok((StatusCode::CREATED, view))
+            Ok((StatusCode::CREATED, view_one(&state.db, intent).await?))
         },
     )
     .await
