@@ -1,7 +1,7 @@
 //! Builds the application: shared state, middleware, routes; runs the HTTP
 //! server and, unless configured apart, the mail worker beside it.
 
-use std::{net::TcpListener, sync::Arc};
+use std::net::TcpListener;
 
 use actix_cors::Cors;
 use actix_web::{
@@ -18,41 +18,16 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    accounts::{self, tokens::JwtKeys},
+    accounts,
     config::Settings,
     db, events,
-    http::{ApiError, metrics::Metrics, ratelimit::RateLimiter, request_id},
+    http::{ApiError, observe, request_id},
     intents,
     notify::{self, worker::Worker},
     openapi::ApiDoc,
     ops,
+    state::AppState,
 };
-
-/// What every request can reach.
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub settings: Arc<Settings>,
-    pub jwt: JwtKeys,
-    pub metrics: Arc<Metrics>,
-    pub limiter: RateLimiter,
-    /// Event ids whose counts just changed (a check-in, a registration), for
-    /// the live dashboards of this process. Other processes' changes reach
-    /// a dashboard through its one-second poll.
-    pub live: tokio::sync::broadcast::Sender<uuid::Uuid>,
-}
-
-impl AppState {
-    pub fn new(db: DatabaseConnection, settings: Settings) -> Self {
-        Self {
-            jwt: JwtKeys::new(&settings.auth),
-            limiter: RateLimiter::new(settings.rate_limit.auth_per_minute),
-            metrics: Arc::new(Metrics::default()),
-            live: tokio::sync::broadcast::channel(1024).0,
-            settings: Arc::new(settings),
-            db,
-        }
-    }
-}
 
 /// A bound, not yet running server.
 pub struct Application {
@@ -102,7 +77,7 @@ impl Application {
                 )
                 .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
                 .wrap(cors(&shared.settings))
-                .wrap(from_fn(request_id::observe))
+                .wrap(from_fn(observe::observe))
                 .configure(ops::configure)
                 // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.
                 .service(

@@ -1,7 +1,28 @@
 //! Values parsed once at the edge. Each type's field is private: the only
 //! way to get one is `parse`, so code that holds one knows it is valid.
 
-use crate::http::error::FieldError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's name, with a path for nested fields (`checkins[2].ticket_code`).
+    pub field: String,
+    /// Stable reason: `required`, `invalid`, `too_long`, `too_short`, `invalid_type`, ...
+    pub code: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
 
 /// A trimmed string of 1..=max characters (Chinese characters count as one).
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {

@@ -15,4 +15,6 @@ pub mod intents;
 pub mod notify;
 pub mod openapi;
 pub mod ops;
+pub mod state;
 pub mod telemetry;
+pub mod tokens;

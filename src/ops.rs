@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
-    app::AppState,
     db,
     entities::notifications,
     http::{ApiError, error::Problem, metrics::Gauge},
+    state::AppState,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -4,5 +4,4 @@
 pub mod password;
 pub mod routes;
 pub mod service;
-pub mod tokens;
 pub mod types;

@@ -5,13 +5,13 @@ use uuid::Uuid;
 
 use super::{service, types::*};
 use crate::{
-    app::AppState,
     http::{
         Admin, ApiError, Caller, Json, Organiser, Page, PageQuery,
         error::Problem,
         idempotency::{self, IdempotencyKey},
         ratelimit::client_ip,
     },
+    state::AppState,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

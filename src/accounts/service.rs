@@ -7,13 +7,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{
-    password,
-    tokens::{hash_token, random_token},
-    types::*,
-};
+use super::{password, types::*};
 use crate::{
-    app::AppState,
     db,
     domain::{self, Email, Password, Phone},
     entities::{
@@ -26,6 +21,8 @@ use crate::{
         pagination::PageRequest,
     },
     notify::{self, templates},
+    state::AppState,
+    tokens::{hash_token, random_token},
 };
 
 const REFERRAL_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";

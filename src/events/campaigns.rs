@@ -12,7 +12,6 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     db, domain,
     entities::campaigns,
     http::{
@@ -20,6 +19,7 @@ use crate::{
         error::Problem,
         idempotency::{self, IdempotencyKey},
     },
+    state::AppState,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

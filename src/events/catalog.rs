@@ -22,7 +22,6 @@ use super::{
     tickets::{CalendarEvent, ics},
 };
 use crate::{
-    app::AppState,
     config::Settings,
     db, domain,
     entities::{
@@ -37,6 +36,7 @@ use crate::{
         idempotency::{self, IdempotencyKey},
     },
     notify::{self, Attachment, templates},
+    state::AppState,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -25,7 +25,6 @@ use super::{
 };
 use crate::{
     accounts::service::{WalkInProfile, create_walk_in_candidate},
-    app::AppState,
     db,
     domain::{self, Email, Phone},
     entities::{
@@ -39,6 +38,7 @@ use crate::{
         error::{Problem, is_unique_violation},
     },
     notify::{self, templates},
+    state::AppState,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

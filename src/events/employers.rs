@@ -12,7 +12,6 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     db,
     domain::{self, CreditCode},
     entities::employers,
@@ -22,6 +21,7 @@ use crate::{
         idempotency::{self, IdempotencyKey},
         pagination::PageRequest,
     },
+    state::AppState,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

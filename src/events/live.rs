@@ -25,7 +25,6 @@ use super::{
     checkins::door,
 };
 use crate::{
-    app::AppState,
     db,
     entities::{
         checkins::{self, CheckinSource},
@@ -39,6 +38,7 @@ use crate::{
         auth::{authenticate, bearer},
         error::Problem,
     },
+    state::AppState,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

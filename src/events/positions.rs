@@ -14,7 +14,6 @@ use uuid::Uuid;
 
 use super::employers::find_employer;
 use crate::{
-    app::AppState,
     db, domain,
     entities::{
         event_employers, positions,
@@ -27,6 +26,7 @@ use crate::{
         idempotency::{self, IdempotencyKey},
         pagination::PageRequest,
     },
+    state::AppState,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

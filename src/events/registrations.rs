@@ -25,7 +25,6 @@ use super::{
     tickets::{new_ticket_code, qr_svg},
 };
 use crate::{
-    app::AppState,
     config::Settings,
     db,
     entities::{
@@ -41,6 +40,7 @@ use crate::{
         json::OptionalJson,
     },
     notify::{self, templates},
+    state::AppState,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

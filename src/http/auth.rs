@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use crate::{
-    app::AppState,
     entities::users::{self, Degree, Role},
+    state::AppState,
 };
 
 /// An authenticated, enabled user.

@@ -8,26 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::request_id;
-
-/// One invalid field of a request.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field's name, with a path for nested fields (`checkins[2].ticket_code`).
-    pub field: String,
-    /// Stable reason: `required`, `invalid`, `too_long`, `too_short`, `invalid_type`, ...
-    pub code: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            code: code.to_owned(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::domain::FieldError;
 
 /// The problem+json body of every error response.
 #[derive(Debug, Serialize, ToSchema)]

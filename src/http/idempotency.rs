@@ -11,7 +11,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::error::{ApiError, is_unique_violation};
-use crate::{accounts::tokens::hash_token, db, entities::idempotency_keys};
+use crate::{db, entities::idempotency_keys, tokens::hash_token};
 
 pub const HEADER: &str = "Idempotency-Key";
 

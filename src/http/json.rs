@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, FieldError};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// A JSON request body of type `T`, or why it is not one.
 ///

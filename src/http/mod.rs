@@ -7,6 +7,7 @@ pub mod export;
 pub mod idempotency;
 pub mod json;
 pub mod metrics;
+pub mod observe;
 pub mod pagination;
 pub mod ratelimit;
 pub mod request_id;

@@ -19,7 +19,6 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     db, domain,
     entities::{
         checkins, employers, event_employers, events, intent_history,
@@ -35,6 +34,7 @@ use crate::{
         idempotency::{self, IdempotencyKey},
     },
     notify::{self, templates},
+    state::AppState,
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -13,7 +13,6 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     entities::{
         checkins, events,
         intents::{self, IntentStatus},
@@ -25,6 +24,7 @@ use crate::{
         error::Problem,
         export::{self, Cell, Table},
     },
+    state::AppState,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

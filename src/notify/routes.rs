@@ -9,9 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     entities::notifications::{self, NotificationStatus},
     http::{Admin, ApiError, Page, PageQuery, error::Problem},
+    state::AppState,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

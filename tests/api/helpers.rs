@@ -8,9 +8,10 @@ use actix_web::web;
 use awc::{Client, ClientResponse, http::StatusCode};
 use nuancheng::{
     accounts::service::{ensure_admin, new_referral_code},
-    app::{AppState, Application},
+    app::Application,
     config::{EmailTransportKind, Environment, Settings},
     entities::users::{self, Role},
+    state::AppState,
 };
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};

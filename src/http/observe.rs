@@ -1,0 +1,67 @@
+//! Observation of every request: the response carries `x-request-id`, every
+//! log line of the request carries it too, and each request is counted in the
+//! metrics by route pattern and status.
+
+use std::time::Instant;
+
+use actix_web::{
+    Error,
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    http::header::{HeaderName, HeaderValue},
+    middleware::Next,
+    web,
+};
+use tracing::Instrument;
+
+use super::request_id::{HEADER, REQUEST_ID, choose_id};
+use crate::state::AppState;
+
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = choose_id(&req);
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.metrics.clone());
+    let span = tracing::info_span!("request", request_id = %id, %method, %path);
+    let started = Instant::now();
+    let result = REQUEST_ID
+        .scope(id.clone(), next.call(req).instrument(span.clone()))
+        .await;
+    let elapsed = started.elapsed();
+    match result {
+        Ok(mut res) => {
+            let status = res.status().as_u16();
+            let route = res
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned());
+            if let Some(metrics) = metrics {
+                metrics.record(&method, &route, status, elapsed);
+            }
+            span.in_scope(|| {
+                tracing::info!(
+                    status,
+                    elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+                    "served"
+                )
+            });
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                res.headers_mut()
+                    .insert(HeaderName::from_static(HEADER), value);
+            }
+            Ok(res)
+        }
+        Err(err) => {
+            let status = err.as_response_error().status_code().as_u16();
+            if let Some(metrics) = metrics {
+                metrics.record(&method, "unmatched", status, elapsed);
+            }
+            Err(err)
+        }
+    }
+}
