@@ -18,14 +18,14 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    accounts,
+    accounts, checkin,
     config::Settings,
     db, events,
     http::{ApiError, observe, request_id},
     intents,
     notify::{self, worker::Worker},
     openapi::ApiDoc,
-    ops,
+    ops, registrations,
     state::AppState,
 };
 
@@ -86,7 +86,9 @@ impl Application {
                 .service(
                     web::scope("/api/v1")
                         .configure(accounts::routes::configure)
-                        .configure(events::routes)
+                        .configure(events::routes::configure)
+                        .configure(registrations::routes::configure)
+                        .configure(checkin::routes::configure)
                         .configure(intents::routes)
                         .configure(notify::routes::configure),
                 )

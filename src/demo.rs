@@ -25,7 +25,7 @@ use crate::{
         registrations::{self, RegistrationStatus},
         users::{self, Degree, Role},
     },
-    events::tickets::new_ticket_code,
+    registrations::tickets::new_ticket_code,
 };
 
 /// The password of every demo account that can sign in.

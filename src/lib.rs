@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod checkin;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -15,6 +16,7 @@ pub mod intents;
 pub mod notify;
 pub mod openapi;
 pub mod ops;
+pub mod registrations;
 pub mod state;
 pub mod telemetry;
 pub mod tokens;

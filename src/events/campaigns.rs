@@ -169,7 +169,7 @@ pub async fn create_campaign(
 }
 
 /// Create a campaign (organisers).
-#[utoipa::path(post, path = "/api/v1/campaigns", tag = "campaigns", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "create_campaign", path = "/api/v1/campaigns", tag = "campaigns", security(("bearer" = [])),
     request_body = CampaignRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body")),
     responses((status = 201, body = CampaignView), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -195,7 +195,7 @@ pub async fn create(
 }
 
 /// List campaigns, newest first within a year (anyone).
-#[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns", params(CampaignsQuery),
+#[utoipa::path(get, operation_id = "list_campaigns", path = "/api/v1/campaigns", tag = "campaigns", params(CampaignsQuery),
     responses((status = 200, body = Page<CampaignView>), (status = 422, body = Problem)))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -220,7 +220,7 @@ pub async fn list(
 }
 
 /// One campaign (anyone).
-#[utoipa::path(get, path = "/api/v1/campaigns/{id}", tag = "campaigns", params(("id" = Uuid, Path)),
+#[utoipa::path(get, operation_id = "get_campaign", path = "/api/v1/campaigns/{id}", tag = "campaigns", params(("id" = Uuid, Path)),
     responses((status = 200, body = CampaignView), (status = 404, body = Problem)))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -231,7 +231,7 @@ pub async fn get(
 }
 
 /// Change a campaign (organisers).
-#[utoipa::path(patch, path = "/api/v1/campaigns/{id}", tag = "campaigns", security(("bearer" = [])),
+#[utoipa::path(patch, operation_id = "update_campaign", path = "/api/v1/campaigns/{id}", tag = "campaigns", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = CampaignPatch,
     responses((status = 200, body = CampaignView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)))]

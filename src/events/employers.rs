@@ -193,7 +193,7 @@ pub async fn list_employers(
 }
 
 /// Register an employer (organisers).
-#[utoipa::path(post, path = "/api/v1/employers", tag = "employers", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "create_employer", path = "/api/v1/employers", tag = "employers", security(("bearer" = [])),
     request_body = EmployerRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body")),
     responses((status = 201, body = EmployerView), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -219,7 +219,7 @@ pub async fn create(
 }
 
 /// List employers (anyone).
-#[utoipa::path(get, path = "/api/v1/employers", tag = "employers", params(EmployersQuery),
+#[utoipa::path(get, operation_id = "list_employers", path = "/api/v1/employers", tag = "employers", params(EmployersQuery),
     responses((status = 200, body = Page<EmployerView>), (status = 422, body = Problem)))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -242,7 +242,7 @@ pub async fn list(
 }
 
 /// One employer (anyone).
-#[utoipa::path(get, path = "/api/v1/employers/{id}", tag = "employers", params(("id" = Uuid, Path)),
+#[utoipa::path(get, operation_id = "get_employer", path = "/api/v1/employers/{id}", tag = "employers", params(("id" = Uuid, Path)),
     responses((status = 200, body = EmployerView), (status = 404, body = Problem)))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -253,7 +253,7 @@ pub async fn get(
 }
 
 /// Change an employer (organisers).
-#[utoipa::path(patch, path = "/api/v1/employers/{id}", tag = "employers", security(("bearer" = [])),
+#[utoipa::path(patch, operation_id = "update_employer", path = "/api/v1/employers/{id}", tag = "employers", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = EmployerPatch,
     responses((status = 200, body = EmployerView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]

@@ -1,24 +1,14 @@
-//! Campaigns, employers, positions, events and registrations. Employers come
-//! first: the accounts feature binds recruiters to them.
+//! Events: campaigns, employers and their positions, and the events
+//! themselves (宣讲会, 招聘会, online sessions) with their lifecycle, the
+//! employers taking part, and their seats.
 
+pub mod access;
+pub mod calendar;
 pub mod campaigns;
-pub mod catalog;
-pub mod checkins;
 pub mod employers;
-pub mod live;
 pub mod positions;
-pub mod registrations;
-pub mod tickets;
-
-use actix_web::web;
-
-/// Every route of this feature, under `/api/v1`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    employers::configure(cfg);
-    positions::configure(cfg);
-    campaigns::configure(cfg);
-    catalog::configure(cfg);
-    registrations::configure(cfg);
-    checkins::configure(cfg);
-    live::configure(cfg);
-}
+pub mod routes;
+pub mod rules;
+pub mod seats;
+pub mod service;
+pub mod types;

@@ -334,7 +334,7 @@ pub async fn create_position(
 }
 
 /// Add a position to an employer (organisers, the employer's recruiters).
-#[utoipa::path(post, path = "/api/v1/employers/{id}/positions", tag = "employers", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "create_position", path = "/api/v1/employers/{id}/positions", tag = "employers", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body")),
     request_body = PositionRequest,
     responses((status = 201, body = PositionView), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -364,7 +364,7 @@ pub async fn create(
 }
 
 /// An employer's positions (anyone).
-#[utoipa::path(get, path = "/api/v1/employers/{id}/positions", tag = "employers",
+#[utoipa::path(get, operation_id = "list_employer_positions", path = "/api/v1/employers/{id}/positions", tag = "employers",
     params(("id" = Uuid, Path), PageQuery),
     responses((status = 200, body = Page<PositionView>), (status = 404, body = Problem)))]
 pub async fn list_for_employer(
@@ -386,7 +386,7 @@ pub async fn list_for_employer(
 }
 
 /// Search positions across employers (anyone).
-#[utoipa::path(get, path = "/api/v1/positions", tag = "employers", params(PositionsQuery),
+#[utoipa::path(get, operation_id = "list_positions", path = "/api/v1/positions", tag = "employers", params(PositionsQuery),
     responses((status = 200, body = Page<PositionView>), (status = 422, body = Problem)))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -403,7 +403,7 @@ pub async fn list(
 }
 
 /// One position (anyone).
-#[utoipa::path(get, path = "/api/v1/positions/{id}", tag = "employers", params(("id" = Uuid, Path)),
+#[utoipa::path(get, operation_id = "get_position", path = "/api/v1/positions/{id}", tag = "employers", params(("id" = Uuid, Path)),
     responses((status = 200, body = PositionView), (status = 404, body = Problem)))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -414,7 +414,7 @@ pub async fn get(
 }
 
 /// Change a position (organisers, the employer's recruiters).
-#[utoipa::path(patch, path = "/api/v1/positions/{id}", tag = "employers", security(("bearer" = [])),
+#[utoipa::path(patch, operation_id = "update_position", path = "/api/v1/positions/{id}", tag = "employers", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = PositionPatch,
     responses((status = 200, body = PositionView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)))]

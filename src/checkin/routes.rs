@@ -1,0 +1,156 @@
+//! The check-in routes: extract, call the service, respond.
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{
+    live, offline,
+    service::{self, Scanned, door},
+    stats::{self, EventStats},
+    types::*,
+    walkins,
+};
+use crate::{
+    http::{
+        ApiError, Caller, Json,
+        auth::{authenticate, bearer},
+        error::Problem,
+    },
+    state::AppState,
+};
+
+/// Every route of the check-in room, under `/api/v1`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/events/{id}/checkins", web::post().to(check_in))
+        .route(
+            "/events/{id}/checkins/batch",
+            web::post().to(check_in_batch),
+        )
+        .route("/events/{id}/checkin-list", web::get().to(get_checkin_list))
+        .route("/events/{id}/walk-ins", web::post().to(admit_walk_in))
+        .route("/events/{id}/stats", web::get().to(get_event_stats))
+        .route("/events/{id}/live", web::get().to(watch_event_live));
+}
+
+/// 201 for a first admission, 200 for a ticket already used.
+fn respond(scanned: Scanned) -> HttpResponse {
+    match scanned {
+        Scanned::CheckedIn(answer) => HttpResponse::Created().json(answer),
+        Scanned::Already(answer) => HttpResponse::Ok().json(answer),
+    }
+}
+
+/// Check a ticket in (organisers, recruiters of participating employers).
+#[utoipa::path(post, path = "/api/v1/events/{id}/checkins", tag = "check-in", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = CheckinRequest,
+    responses((status = 201, body = CheckinAnswer, description = "admitted"),
+        (status = 200, body = CheckinAnswer, description = "already_checked_in, with the original check-in"),
+        (status = 403, body = Problem), (status = 404, body = Problem, description = "unknown_ticket"),
+        (status = 409, body = Problem, description = "ticket_for_other_event"),
+        (status = 422, body = Problem, description = "not_confirmed, event_cancelled, event_not_open")))]
+pub async fn check_in(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: Json<CheckinRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let scanned = service::check_in(&state, &caller, id.into_inner(), body.into_inner()?).await?;
+    Ok(respond(scanned))
+}
+
+/// Upload what a scanner admitted while offline: one result per item, in
+/// order; each item stands alone, so one bad ticket undoes nothing else.
+#[utoipa::path(post, path = "/api/v1/events/{id}/checkins/batch", tag = "check-in", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = BatchRequest,
+    responses((status = 200, body = BatchAnswer), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem, description = "more than 500 items, or the event is not open")))]
+pub async fn check_in_batch(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: Json<BatchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let items = body.into_inner()?.checkins;
+    let answer = offline::batch(&state, &caller, id.into_inner(), items).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// What a scanner needs to admit people with no network: every confirmed
+/// registration's hashed ticket code, name, university, major and degree.
+#[utoipa::path(get, path = "/api/v1/events/{id}/checkin-list", tag = "check-in", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CheckinList), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_checkin_list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let list = offline::checkin_list(&state, &caller, id.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .json(list))
+}
+
+/// Register and admit a student at the door (organisers, recruiters of
+/// participating employers). A new student gets an account without a
+/// password and an email to set one; an existing one is reused. Recruiters
+/// admit walk-ins only while seats are left; organisers may go past the
+/// capacity, since they see the room.
+#[utoipa::path(post, path = "/api/v1/events/{id}/walk-ins", tag = "check-in", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = WalkInRequest,
+    responses((status = 201, body = CheckinAnswer), (status = 200, body = CheckinAnswer, description = "already_checked_in"),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "not_a_candidate"),
+        (status = 422, body = Problem, description = "event_full, validation_failed")))]
+pub async fn admit_walk_in(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: Json<WalkInRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let scanned = walkins::walk_in(&state, &caller, id.into_inner(), body.into_inner()?).await?;
+    Ok(respond(scanned))
+}
+
+/// An event's figures (organisers, recruiters of participating employers).
+#[utoipa::path(get, path = "/api/v1/events/{id}/stats", tag = "check-in", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = EventStats), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_event_stats(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let event = door(&state, &caller, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(stats::event_stats(&state.db, &event).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LiveQuery {
+    /// For browsers' `EventSource`, which cannot send headers.
+    pub access_token: Option<String>,
+}
+
+/// The event's figures as Server-Sent Events: one `stats` event at once,
+/// then another within a second of every change. Send the token as
+/// `Authorization: Bearer`, or as `?access_token=` where headers cannot be set.
+#[utoipa::path(get, path = "/api/v1/events/{id}/live", tag = "check-in", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("access_token" = Option<String>, Query, description = "Instead of the Authorization header")),
+    responses((status = 200, content_type = "text/event-stream", body = EventStats, description = "`event: stats` messages"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn watch_event_live(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    query: web::Query<LiveQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer(&req).or_else(|| query.into_inner().access_token);
+    let caller = authenticate(state.clone(), token).await?;
+    let event = door(&state, &caller, id.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(live::stream(state, &caller, event.id)))
+}
