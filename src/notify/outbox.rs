@@ -19,7 +19,23 @@ pub struct Attachment {
     pub content: String,
 }
 
-#[tracing::instrument(skip(conn, mail, attachments), fields(kind = mail.kind))]
+/// The longest subject the outbox keeps (`notifications.subject`).
+pub const MAX_SUBJECT_CHARS: usize = 300;
+
+/// `text` cut to at most `max` characters (not bytes), ending in `…` when
+/// it was cut, so a long employer name never overflows a bounded column.
+pub fn fit(text: String, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text;
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// Queues an email in the caller's transaction. The span names the email's
+/// kind and id, never its recipient.
+#[tracing::instrument(skip_all, fields(kind = mail.kind, id))]
 pub async fn enqueue<C: ConnectionTrait>(
     conn: &C,
     to: &str,
@@ -28,6 +44,7 @@ pub async fn enqueue<C: ConnectionTrait>(
 ) -> Result<Uuid, DbErr> {
     let now = db::now();
     let id = Uuid::now_v7();
+    tracing::Span::current().record("id", tracing::field::display(id));
     let attachments = if attachments.is_empty() {
         None
     } else {
@@ -37,7 +54,7 @@ pub async fn enqueue<C: ConnectionTrait>(
         id: Set(id),
         kind: Set(mail.kind.to_owned()),
         to_email: Set(to.to_owned()),
-        subject: Set(mail.subject),
+        subject: Set(fit(mail.subject, MAX_SUBJECT_CHARS)),
         text_body: Set(mail.text),
         html_body: Set(mail.html),
         attachments: Set(attachments),
@@ -52,4 +69,19 @@ pub async fn enqueue<C: ConnectionTrait>(
     .insert(conn)
     .await?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_cuts_on_a_character_boundary() {
+        assert_eq!(fit("签约".into(), 2), "签约");
+        assert_eq!(fit("能源化工".into(), 3), "能源…");
+        let long = "鄂".repeat(400);
+        let cut = fit(long, MAX_SUBJECT_CHARS);
+        assert_eq!(cut.chars().count(), MAX_SUBJECT_CHARS);
+        assert!(cut.ends_with('…'));
+    }
 }

@@ -325,14 +325,19 @@ impl TestApp {
 
     /// Rows in a table, read straight from the database.
     pub async fn count(&self, table: &str) -> i64 {
+        self.scalar(&format!("SELECT COUNT(*) FROM {table}")).await
+    }
+
+    /// The one number a query gives, read straight from the database.
+    pub async fn scalar(&self, sql: &str) -> i64 {
         let conn = &self.state.db;
         let row = conn
             .query_one_raw(Statement::from_string(
                 conn.get_database_backend(),
-                format!("SELECT COUNT(*) AS n FROM {table}"),
+                format!("SELECT CAST(({sql}) AS BIGINT) AS n"),
             ))
             .await
-            .expect("count")
+            .expect(sql)
             .expect("a row");
         row.try_get::<i64>("", "n").expect("n")
     }

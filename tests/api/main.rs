@@ -6,6 +6,7 @@ mod checkins;
 mod demo;
 mod errors;
 mod events;
+mod hardening;
 mod helpers;
 mod intents;
 mod ops;
