@@ -21,7 +21,7 @@ use crate::{
     accounts, checkin,
     config::Settings,
     db, events,
-    http::{ApiError, observe, request_id},
+    http::{ApiError, observe, request_id, text},
     intents,
     notify::{self, worker::Worker},
     openapi::ApiDoc,
@@ -75,6 +75,7 @@ impl Application {
                         ApiError::bad_request("invalid_query", err.to_string()).into()
                     }),
                 )
+                .wrap(from_fn(text::refuse_controls_in_query))
                 .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
                 .wrap(cors(&shared.settings))
                 .wrap(from_fn(observe::observe))

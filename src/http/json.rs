@@ -132,6 +132,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
 
 /// Parses a JSON document, naming the field of any error.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    super::text::check_json(body)?;
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         // A document that is not JSON at all is a 400 even when serde
