@@ -25,7 +25,7 @@ use crate::{
     intents,
     notify::{self, worker::Worker},
     openapi::ApiDoc,
-    ops,
+    ops, reports,
     state::AppState,
 };
 
@@ -88,6 +88,7 @@ impl Application {
                         .configure(accounts::routes::configure)
                         .configure(events::routes)
                         .configure(intents::routes)
+                        .configure(reports::routes)
                         .configure(notify::routes::configure),
                 )
                 .route("/docs", web::get().to(docs_redirect))

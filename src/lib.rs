@@ -15,6 +15,7 @@ pub mod intents;
 pub mod notify;
 pub mod openapi;
 pub mod ops;
+pub mod reports;
 pub mod state;
 pub mod telemetry;
 pub mod tokens;
