@@ -25,7 +25,7 @@ use crate::{
     intents,
     notify::{self, worker::Worker},
     openapi::ApiDoc,
-    ops, registrations,
+    ops, registrations, reports,
     state::AppState,
 };
 
@@ -90,7 +90,8 @@ impl Application {
                         .configure(events::routes::configure)
                         .configure(registrations::routes::configure)
                         .configure(checkin::routes::configure)
-                        .configure(intents::routes)
+                        .configure(intents::routes::configure)
+                        .configure(reports::routes::configure)
                         .configure(notify::routes::configure),
                 )
                 .route("/docs", web::get().to(docs_redirect))

@@ -17,6 +17,7 @@ pub mod notify;
 pub mod openapi;
 pub mod ops;
 pub mod registrations;
+pub mod reports;
 pub mod state;
 pub mod telemetry;
 pub mod tokens;

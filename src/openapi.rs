@@ -5,7 +5,7 @@ use utoipa::{
     openapi::security::{Http, HttpAuthScheme, SecurityScheme},
 };
 
-use crate::{accounts, checkin, events, http, intents, notify, ops, registrations};
+use crate::{accounts, checkin, events, http, intents, notify, ops, registrations, reports};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,15 +62,15 @@ Errors are application/problem+json with a stable `code`.",
         checkin::routes::admit_walk_in,
         checkin::routes::get_event_stats,
         checkin::routes::watch_event_live,
-        intents::create,
-        intents::list,
-        intents::get,
-        intents::transition,
-        intents::mine,
-        intents::reports::intents_report,
-        intents::reports::funnel,
-        intents::reports::referrals,
-        intents::reports::my_referral,
+        intents::routes::create_intent,
+        intents::routes::list_intents,
+        intents::routes::get_intent,
+        intents::routes::move_intent,
+        intents::routes::list_my_intents,
+        reports::routes::report_intents,
+        reports::routes::report_funnel,
+        reports::routes::report_referrals,
+        reports::routes::get_my_referral,
         notify::routes::list,
         notify::routes::retry,
         ops::healthz,

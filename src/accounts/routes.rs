@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use uuid::Uuid;
 
-use super::{service, types::*};
+use super::{admin, email_links, invitations, service, sessions, types::*};
 use crate::{
     http::{
         Admin, ApiError, Caller, Json, Organiser, Page, PageQuery,
@@ -65,7 +65,7 @@ pub async fn login(
     body: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     limit(&state, &req, "login")?;
-    let session = service::login(&state, body.into_inner()?).await?;
+    let session = sessions::login(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Ok().json(session))
 }
 
@@ -77,7 +77,7 @@ pub async fn refresh(
     state: web::Data<AppState>,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = service::refresh(&state, body.into_inner()?).await?;
+    let session = sessions::refresh(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Ok().json(session))
 }
 
@@ -88,7 +88,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    service::logout(&state, body.into_inner()?).await?;
+    sessions::logout(&state, body.into_inner()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -99,7 +99,7 @@ pub async fn verify_email(
     state: web::Data<AppState>,
     body: Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    service::verify_email(&state, body.into_inner()?).await?;
+    email_links::verify_email(&state, body.into_inner()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -112,7 +112,7 @@ pub async fn password_reset(
     body: Json<PasswordResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
     limit(&state, &req, "password_reset")?;
-    service::request_password_reset(&state, body.into_inner()?).await?;
+    email_links::request_password_reset(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -123,7 +123,7 @@ pub async fn password_reset_confirm(
     state: web::Data<AppState>,
     body: Json<PasswordResetConfirm>,
 ) -> Result<HttpResponse, ApiError> {
-    service::confirm_password_reset(&state, body.into_inner()?).await?;
+    email_links::confirm_password_reset(&state, body.into_inner()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -135,7 +135,7 @@ pub async fn accept_invitation(
     state: web::Data<AppState>,
     body: Json<AcceptInvitationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = service::accept_invitation(&state, body.into_inner()?).await?;
+    let session = invitations::accept_invitation(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Created().json(session))
 }
 
@@ -174,7 +174,7 @@ pub async fn invite(
     let input = body.into_inner()?;
     let scope = format!("invite:{}", caller.id);
     idempotency::once(&state.db, key, scope, input, |input| async {
-        let invitation = service::invite(&state, caller.id, input).await?;
+        let invitation = invitations::invite(&state, caller.id, input).await?;
         Ok((StatusCode::CREATED, invitation))
     })
     .await
@@ -194,7 +194,7 @@ pub async fn list_users(
         cursor: query.cursor,
     }
     .parse()?;
-    let users = service::list_users(&state.db, query.role, page).await?;
+    let users = admin::list_users(&state.db, query.role, page).await?;
     Ok(HttpResponse::Ok().json(users))
 }
 
@@ -210,6 +210,6 @@ pub async fn update_user(
     id: web::Path<Uuid>,
     body: Json<UpdateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = service::update_user(&state, admin.id, id.into_inner(), body.into_inner()?).await?;
+    let user = admin::update_user(&state, admin.id, id.into_inner(), body.into_inner()?).await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }

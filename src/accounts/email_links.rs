@@ -1,0 +1,173 @@
+//! Single-use links sent by email: verifying an address and resetting a
+//! password. Only a token's hash is stored; redeeming it works once.
+
+use chrono::TimeDelta;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::Expr,
+};
+use uuid::Uuid;
+
+use super::{password, sessions::revoke_all_of, types::*};
+use crate::{
+    db,
+    domain::{Email, Password},
+    entities::{
+        action_tokens::{self, Purpose},
+        users,
+    },
+    http::ApiError,
+    notify::{self, templates},
+    state::AppState,
+    tokens::{hash_token, random_token},
+};
+
+pub(super) fn bad_link() -> ApiError {
+    ApiError::rule("invalid_token", "the link is invalid, used or expired")
+}
+
+/// Writes a single-use email token and returns the raw token for the link.
+pub(super) async fn new_action_token<C: ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+    purpose: Purpose,
+    ttl: TimeDelta,
+) -> Result<String, ApiError> {
+    let token = random_token(32);
+    let now = db::now();
+    action_tokens::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        purpose: Set(purpose),
+        token_hash: Set(hash_token(&token)),
+        expires_at: Set(now + ttl),
+        used_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    Ok(token)
+}
+
+/// Marks a single-use token used, exactly once, and gives its user.
+async fn redeem_action_token<C: ConnectionTrait>(
+    conn: &C,
+    token: &str,
+    purpose: Purpose,
+) -> Result<Uuid, ApiError> {
+    use action_tokens::Column as C;
+    let now = db::now();
+    let row = action_tokens::Entity::find()
+        .filter(C::TokenHash.eq(hash_token(token.trim())))
+        .filter(C::Purpose.eq(purpose))
+        .one(conn)
+        .await?
+        .ok_or_else(bad_link)?;
+    if row.used_at.is_some() || row.expires_at <= now {
+        return Err(bad_link());
+    }
+    let updated = action_tokens::Entity::update_many()
+        .col_expr(C::UsedAt, Expr::value(Some(now)))
+        .filter(C::Id.eq(row.id))
+        .filter(C::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(bad_link());
+    }
+    Ok(row.user_id)
+}
+
+/// Emails a new account the link that proves its address.
+pub(super) async fn enqueue_verification<C: ConnectionTrait>(
+    conn: &C,
+    state: &AppState,
+    user: &users::Model,
+) -> Result<(), ApiError> {
+    let hours = state.settings.auth.verify_email_ttl_hours;
+    let token =
+        new_action_token(conn, user.id, Purpose::VerifyEmail, TimeDelta::hours(hours)).await?;
+    let link = state.settings.link("/verify-email", &token);
+    notify::enqueue(
+        conn,
+        &user.email,
+        templates::verify_email(&user.full_name, &link, hours),
+        vec![],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Marks the address of the link's account verified.
+pub async fn verify_email(state: &AppState, input: TokenRequest) -> Result<(), ApiError> {
+    let txn = db::begin_write(&state.db).await?;
+    let user_id = redeem_action_token(&txn, &input.token, Purpose::VerifyEmail).await?;
+    users::Entity::update_many()
+        .col_expr(users::Column::EmailVerifiedAt, Expr::value(Some(db::now())))
+        .filter(users::Column::Id.eq(user_id))
+        .filter(users::Column::EmailVerifiedAt.is_null())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sends a reset link if the address belongs to an enabled account. The
+/// caller answers 202 either way, so the endpoint does not reveal accounts.
+pub async fn request_password_reset(
+    state: &AppState,
+    input: PasswordResetRequest,
+) -> Result<(), ApiError> {
+    let email = Email::parse("email", &input.email).map_err(|e| ApiError::Validation(vec![e]))?;
+    let txn = db::begin_write(&state.db).await?;
+    let user = users::Entity::find()
+        .filter(users::Column::Email.eq(email.as_str()))
+        .one(&txn)
+        .await?;
+    if let Some(user) = user.filter(|u| u.disabled_at.is_none()) {
+        let hours = state.settings.auth.password_reset_ttl_hours;
+        let token = new_action_token(
+            &txn,
+            user.id,
+            Purpose::PasswordReset,
+            TimeDelta::hours(hours),
+        )
+        .await?;
+        let link = state.settings.link("/reset-password", &token);
+        notify::enqueue(
+            &txn,
+            &user.email,
+            templates::password_reset(&user.full_name, &link, hours),
+            vec![],
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password from a reset link and signs out every session.
+pub async fn confirm_password_reset(
+    state: &AppState,
+    input: PasswordResetConfirm,
+) -> Result<(), ApiError> {
+    let password = Password::parse("new_password", &input.new_password)
+        .map_err(|e| ApiError::Validation(vec![e]))?;
+    let hash = password::hash(password).await?;
+    let txn = db::begin_write(&state.db).await?;
+    let user_id = redeem_action_token(&txn, &input.token, Purpose::PasswordReset).await?;
+    let now = db::now();
+    let user = users::Entity::find_by_id(user_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(bad_link)?;
+    let verified = user.email_verified_at.unwrap_or(now);
+    let mut user: users::ActiveModel = user.into();
+    user.password_hash = Set(Some(hash));
+    // The link reached the inbox, which proves the address.
+    user.email_verified_at = Set(Some(verified));
+    user.updated_at = Set(now);
+    user.update(&txn).await?;
+    revoke_all_of(&txn, user_id, now).await?;
+    txn.commit().await?;
+    Ok(())
+}
