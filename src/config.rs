@@ -105,7 +105,11 @@ pub struct EmailSettings {
 pub struct HttpSettings {
     pub cors_origins: Vec<String>,
     pub body_limit: usize,
-    pub trust_forwarded_for: bool,
+    /// How many reverse proxies in front of the server append to the
+    /// forwarding header; 0 means clients connect directly.
+    pub trusted_proxies: usize,
+    /// The header those proxies write: `x-forwarded-for` or `forwarded`.
+    pub forwarded_header: crate::http::ratelimit::ForwardedHeader,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -34,10 +34,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn limit(state: &AppState, req: &HttpRequest, group: &'static str) -> Result<(), ApiError> {
-    state.limiter.check(
-        group,
-        client_ip(req, state.settings.http.trust_forwarded_for),
-    )
+    state
+        .limiter
+        .check(group, client_ip(req, &state.settings.http))
 }
 
 /// Create a candidate account and send a verification email. A second

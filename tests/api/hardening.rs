@@ -128,3 +128,37 @@ async fn control_characters_are_refused_with_the_field() {
         "nothing of the batch was recorded"
     );
 }
+
+/// Behind one trusted proxy the client is the entry the proxy appended, the
+/// last one: varying what the client writes in front of it does not buy a
+/// fresh rate-limit budget.
+#[actix_web::test]
+async fn a_forged_forwarded_for_does_not_reset_the_login_budget() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.http.trusted_proxies = 1;
+        s.rate_limit.auth_per_minute = 20;
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for i in 0..21 {
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .insert_header(("X-Forwarded-For", format!("10.9.{i}.1, 203.0.113.7")))
+            .send_json(&json!({"email": "nobody@nuancheng.test", "password": "wrong-password-1"}))
+            .await
+            .expect("login");
+        statuses.push(res.status().as_u16());
+    }
+    assert!(statuses[..20].iter().all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(statuses[20], 429, "{statuses:?}");
+    // Another client behind the same proxy has its own budget.
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .insert_header(("X-Forwarded-For", "203.0.113.8"))
+        .send_json(&json!({"email": "nobody@nuancheng.test", "password": "wrong-password-1"}))
+        .await
+        .expect("login");
+    assert_eq!(res.status().as_u16(), 401);
+}
