@@ -101,6 +101,17 @@ pub struct EmailSettings {
     pub poll_interval_ms: u64,
 }
 
+/// Which header a trusted proxy writes the client's address into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, …`, as nginx and haproxy write it.
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    Forwarded,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HttpSettings {
     pub cors_origins: Vec<String>,
@@ -109,7 +120,7 @@ pub struct HttpSettings {
     /// forwarding header; 0 means clients connect directly.
     pub trusted_proxies: usize,
     /// The header those proxies write: `x-forwarded-for` or `forwarded`.
-    pub forwarded_header: crate::http::ratelimit::ForwardedHeader,
+    pub forwarded_header: ForwardedHeader,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

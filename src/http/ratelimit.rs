@@ -13,7 +13,7 @@ use std::{
 use actix_web::HttpRequest;
 
 use super::error::ApiError;
-use crate::config::HttpSettings;
+use crate::config::{ForwardedHeader, HttpSettings};
 
 pub struct RateLimiter {
     per_minute: u32,
@@ -60,17 +60,6 @@ impl RateLimiter {
             })
         }
     }
-}
-
-/// Which header a trusted proxy writes the client's address into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ForwardedHeader {
-    /// `X-Forwarded-For: client, proxy1, …`, as nginx and haproxy write it.
-    #[default]
-    XForwardedFor,
-    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
-    Forwarded,
 }
 
 /// The addresses a forwarding header lists, leftmost first; an entry that
