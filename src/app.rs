@@ -20,7 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     accounts, checkin,
     config::Settings,
-    db, events,
+    db, events, housekeeping,
     http::{ApiError, observe, request_id, text},
     intents,
     notify::{self, worker::Worker},
@@ -52,6 +52,7 @@ impl Application {
         if settings.server.run_worker {
             let worker = Worker::new(conn.clone(), settings.email.clone())?;
             actix_web::rt::spawn(worker.run());
+            actix_web::rt::spawn(housekeeping::run(conn.clone()));
         }
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener =

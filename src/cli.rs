@@ -118,6 +118,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 "mail worker running ({:?} transport)",
                 settings.email.transport
             );
+            tokio::spawn(crate::housekeeping::run(conn.clone()));
             Worker::new(conn, settings.email.clone())?.run().await;
             Ok(())
         }

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod domain;
 pub mod entities;
 pub mod events;
+pub mod housekeeping;
 pub mod http;
 pub mod intents;
 pub mod notify;

@@ -2,11 +2,21 @@
 //! same body returns the first answer again and creates nothing new; the same
 //! key with another body is refused. A placeholder row claims the key before
 //! the work runs, so two simultaneous requests cannot both create.
+//!
+//! A claim is a lease: if the process dies between claiming and storing the
+//! answer, the key is usable again once [`LEASE`] has passed, instead of
+//! answering `idempotency_in_progress` for ever. Keys are kept for
+//! [`RETENTION`]; an older key counts as never used, and
+//! [`purge_expired`] deletes such rows.
 
 use std::{future::Future, pin::Pin};
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, http::StatusCode};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use chrono::TimeDelta;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+    sea_query::Expr,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -14,6 +24,13 @@ use super::error::{ApiError, is_unique_violation};
 use crate::{db, entities::idempotency_keys, tokens::hash_token};
 
 pub const HEADER: &str = "Idempotency-Key";
+
+/// How long an unfinished claim holds its key. Far longer than any request
+/// takes; a claim this old belongs to a process that died.
+pub const LEASE: TimeDelta = TimeDelta::seconds(60);
+
+/// How long a key and its answer are kept.
+pub const RETENTION: TimeDelta = TimeDelta::hours(24);
 
 /// The request's `Idempotency-Key`, if it sent one.
 pub struct IdempotencyKey(pub Option<String>);
@@ -74,54 +91,20 @@ where
         return Ok(respond(status, &body));
     };
     let request_hash = hash_token(&serde_json::to_string(&request).map_err(ApiError::internal)?);
-    let row_id = Uuid::now_v7();
-    let claimed = idempotency_keys::ActiveModel {
-        id: Set(row_id),
-        scope: Set(scope.clone()),
-        key: Set(key.clone()),
-        request_hash: Set(request_hash.clone()),
-        response_status: Set(None),
-        response_body: Set(None),
-        created_at: Set(db::now()),
-    }
-    .insert(db_conn)
-    .await;
-    match claimed {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => {
-            use idempotency_keys::Column as C;
-            let first = idempotency_keys::Entity::find()
-                .filter(C::Scope.eq(&scope))
-                .filter(C::Key.eq(&key))
-                .one(db_conn)
-                .await?
-                .ok_or_else(|| ApiError::conflict("idempotency_in_progress", "retry shortly"))?;
-            if first.request_hash != request_hash {
-                return Err(ApiError::rule(
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used with another request body",
-                ));
-            }
-            return match (first.response_status, first.response_body) {
-                (Some(status), Some(body)) => {
-                    let status = StatusCode::from_u16(status as u16).map_err(ApiError::internal)?;
-                    let body: serde_json::Value =
-                        serde_json::from_str(&body).map_err(ApiError::internal)?;
-                    let mut response = respond(status, &body);
-                    response.headers_mut().insert(
-                        actix_web::http::header::HeaderName::from_static("idempotency-replayed"),
-                        actix_web::http::header::HeaderValue::from_static("true"),
-                    );
-                    Ok(response)
-                }
-                _ => Err(ApiError::conflict(
-                    "idempotency_in_progress",
-                    "a request with this Idempotency-Key is still being processed",
-                )),
-            };
+    let row_id = match claim(db_conn, &scope, &key, &request_hash).await? {
+        Claim::Ours(row_id) => row_id,
+        Claim::Answered { status, body } => {
+            let status = StatusCode::from_u16(status as u16).map_err(ApiError::internal)?;
+            let body: serde_json::Value =
+                serde_json::from_str(&body).map_err(ApiError::internal)?;
+            let mut response = respond(status, &body);
+            response.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static("idempotency-replayed"),
+                actix_web::http::header::HeaderValue::from_static("true"),
+            );
+            return Ok(response);
         }
-        Err(e) => return Err(e.into()),
-    }
+    };
     match answer(request).await {
         Ok((status, body)) => {
             idempotency_keys::ActiveModel {
@@ -142,4 +125,90 @@ where
             Err(err)
         }
     }
+}
+
+enum Claim {
+    /// The key is ours to do the work under; the row's id.
+    Ours(Uuid),
+    /// The work was done before: its answer.
+    Answered { status: i32, body: String },
+}
+
+/// Claims `(scope, key)` for this request: a new row, or the row of a claim
+/// whose lease ran out, or of a key past its retention. Refuses a key in use
+/// with another body, or still being worked on.
+async fn claim(
+    db_conn: &DatabaseConnection,
+    scope: &str,
+    key: &str,
+    request_hash: &str,
+) -> Result<Claim, ApiError> {
+    use idempotency_keys::Column as C;
+    let now = db::now();
+    let row_id = Uuid::now_v7();
+    let inserted = idempotency_keys::ActiveModel {
+        id: Set(row_id),
+        scope: Set(scope.to_owned()),
+        key: Set(key.to_owned()),
+        request_hash: Set(request_hash.to_owned()),
+        response_status: Set(None),
+        response_body: Set(None),
+        created_at: Set(now),
+    }
+    .insert(db_conn)
+    .await;
+    match inserted {
+        Ok(_) => return Ok(Claim::Ours(row_id)),
+        Err(e) if is_unique_violation(&e) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let first = idempotency_keys::Entity::find()
+        .filter(C::Scope.eq(scope))
+        .filter(C::Key.eq(key))
+        .one(db_conn)
+        .await?
+        .ok_or_else(|| ApiError::conflict("idempotency_in_progress", "retry shortly"))?;
+    let expired = first.created_at <= now - RETENTION;
+    let abandoned = first.response_status.is_none() && first.created_at <= now - LEASE;
+    if expired || abandoned {
+        // Take the row over, unless another retry took it first.
+        let taken = idempotency_keys::Entity::update_many()
+            .col_expr(C::CreatedAt, Expr::value(now))
+            .col_expr(C::RequestHash, Expr::value(request_hash))
+            .col_expr(C::ResponseStatus, Expr::value(Option::<i32>::None))
+            .col_expr(C::ResponseBody, Expr::value(Option::<String>::None))
+            .filter(C::Id.eq(first.id))
+            .filter(C::CreatedAt.eq(first.created_at))
+            .exec(db_conn)
+            .await?;
+        if taken.rows_affected == 1 {
+            return Ok(Claim::Ours(first.id));
+        }
+        return Err(ApiError::conflict(
+            "idempotency_in_progress",
+            "a request with this Idempotency-Key is still being processed",
+        ));
+    }
+    if first.request_hash != request_hash {
+        return Err(ApiError::rule(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with another request body",
+        ));
+    }
+    match (first.response_status, first.response_body) {
+        (Some(status), Some(body)) => Ok(Claim::Answered { status, body }),
+        _ => Err(ApiError::conflict(
+            "idempotency_in_progress",
+            "a request with this Idempotency-Key is still being processed",
+        )),
+    }
+}
+
+/// Deletes keys past their retention; gives how many.
+pub async fn purge_expired(db_conn: &DatabaseConnection) -> Result<u64, DbErr> {
+    let result = idempotency_keys::Entity::delete_many()
+        .filter(idempotency_keys::Column::CreatedAt.lte(db::now() - RETENTION))
+        .exec(db_conn)
+        .await?;
+    Ok(result.rows_affected)
 }

@@ -162,3 +162,69 @@ async fn a_forged_forwarded_for_does_not_reset_the_login_budget() {
         .expect("login");
     assert_eq!(res.status().as_u16(), 401);
 }
+
+/// A key claimed by a process that died before storing its answer would
+/// answer `idempotency_in_progress` for ever; after the lease it is usable
+/// again, and a key past its retention counts as never used.
+#[actix_web::test]
+async fn an_abandoned_idempotency_claim_expires() {
+    use nuancheng::{db, entities::idempotency_keys, http::idempotency, tokens::hash_token};
+    use sea_orm::{ActiveModelTrait, Set};
+
+    let app = spawn_app().await;
+    let organiser = app.organiser().await;
+    let event = app.published_event(&organiser, json!({})).await;
+    let student = app.student("master", 2027).await;
+    let scope = format!("registration:{}:{event}", student.id);
+    let body_hash = hash_token(&json!({"referral_code": null}).to_string());
+    let claim = |key: &str, age: chrono::TimeDelta| idempotency_keys::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        scope: Set(scope.clone()),
+        key: Set(key.to_owned()),
+        request_hash: Set(body_hash.clone()),
+        response_status: Set(None),
+        response_body: Set(None),
+        created_at: Set(db::now() - age),
+    };
+    let register = |key: &'static str| {
+        app.client
+            .post(app.url(&format!("/api/v1/events/{event}/registrations")))
+            .bearer_auth(&student.token)
+            .insert_header(("Idempotency-Key", key))
+            .send_json(&json!({}))
+    };
+
+    // Claimed a moment ago and still running: the retry is told to wait.
+    claim("fresh", chrono::TimeDelta::seconds(1))
+        .insert(app.db())
+        .await
+        .unwrap();
+    let reply = crate::helpers::Reply::read(register("fresh").await.unwrap()).await;
+    reply.assert_problem(409, "idempotency_in_progress");
+
+    // Claimed past the lease by a process that never finished: runs afresh.
+    claim(
+        "abandoned",
+        idempotency::LEASE + chrono::TimeDelta::seconds(1),
+    )
+    .insert(app.db())
+    .await
+    .unwrap();
+    let reply = crate::helpers::Reply::read(register("abandoned").await.unwrap()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let again = crate::helpers::Reply::read(register("abandoned").await.unwrap()).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    assert_eq!(again.header("idempotency-replayed"), Some("true"));
+    assert_eq!(again.body["id"], reply.body["id"]);
+
+    // A key past its retention is deleted by the housekeeping.
+    claim(
+        "old",
+        idempotency::RETENTION + chrono::TimeDelta::minutes(1),
+    )
+    .insert(app.db())
+    .await
+    .unwrap();
+    assert_eq!(idempotency::purge_expired(app.db()).await.unwrap(), 1);
+    assert_eq!(app.count("idempotency_keys").await, 2);
+}
