@@ -99,6 +99,11 @@ pub struct EmailSettings {
     pub backoff_base_secs: u64,
     pub backoff_max_secs: u64,
     pub poll_interval_ms: u64,
+    /// How long the mail server may take to accept one email.
+    pub smtp_timeout_secs: u64,
+    /// How long a worker holds an email it is sending; must be longer than
+    /// `smtp_timeout_secs`, so a send always ends inside its lease.
+    pub lease_secs: u64,
 }
 
 /// Which header a trusted proxy writes the client's address into.
@@ -188,6 +193,11 @@ impl Settings {
         if self.email.max_attempts < 1 {
             return Err(ConfigError::Invalid(
                 "email.max_attempts must be at least 1".into(),
+            ));
+        }
+        if self.email.lease_secs <= self.email.smtp_timeout_secs {
+            return Err(ConfigError::Invalid(
+                "email.lease_secs must be longer than email.smtp_timeout_secs".into(),
             ));
         }
         if self.public_base_url.trim_end_matches('/').is_empty() {

@@ -21,6 +21,9 @@ pub struct Model {
     pub next_attempt_at: DateTimeUtc,
     /// While set and in the future, one worker holds the row.
     pub locked_until: Option<DateTimeUtc>,
+    /// Names the claim that holds the row; a worker records an outcome only
+    /// while its claim's token is still there.
+    pub lease_token: Option<Uuid>,
     pub last_error: Option<String>,
     pub sent_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

@@ -62,6 +62,7 @@ pub async fn enqueue<C: ConnectionTrait>(
         attempts: Set(0),
         next_attempt_at: Set(now),
         locked_until: Set(None),
+        lease_token: Set(None),
         last_error: Set(None),
         sent_at: Set(None),
         created_at: Set(now),

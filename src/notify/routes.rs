@@ -98,7 +98,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/v1/notifications/{id}/retry", tag = "notifications", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = NotificationView), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem, description = "already_sent")))]
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "already_sent, being_sent")))]
 pub async fn retry(
     state: web::Data<AppState>,
     _admin: Admin,
@@ -115,7 +115,23 @@ pub async fn retry(
             "this email was sent already",
         ));
     }
-    super::worker::retry(&state.db, id).await?;
+    if super::worker::retry(&state.db, id).await? == 0 {
+        let now = crate::db::now();
+        let row = notifications::Entity::find_by_id(id)
+            .one(&state.db)
+            .await?
+            .ok_or(ApiError::NotFound("notification"))?;
+        return Err(if row.status == NotificationStatus::Sent {
+            ApiError::conflict("already_sent", "this email was sent already")
+        } else if row.locked_until.is_some_and(|until| until > now) {
+            ApiError::conflict(
+                "being_sent",
+                "a worker is sending this email right now; look again in a moment",
+            )
+        } else {
+            ApiError::internal("a retry changed no row")
+        });
+    }
     let row = notifications::Entity::find_by_id(id)
         .one(&state.db)
         .await?

@@ -80,6 +80,21 @@ fn greeting(name: &str) -> String {
     format!("{name}，您好！ / Dear {name},")
 }
 
+/// Whether emails of this kind carry a secret (a sign-in, reset or
+/// invitation link, or a ticket code), whose bodies the outbox must not keep
+/// once the email is sent.
+pub fn carries_secret(kind: &str) -> bool {
+    matches!(
+        kind,
+        "verify_email"
+            | "password_reset"
+            | "invitation"
+            | "walk_in_welcome"
+            | "registration_confirmed"
+            | "registration_promoted"
+    )
+}
+
 pub fn verify_email(full_name: &str, link: &str, ttl_hours: i64) -> Rendered {
     Layout {
         kind: "verify_email",

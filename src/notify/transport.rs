@@ -23,7 +23,9 @@ impl Transport {
             EmailTransportKind::Smtp => {
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
                     .map_err(|e| format!("email.smtp_url {:?}: {e}", settings.smtp_url))?
-                    .timeout(Some(std::time::Duration::from_secs(20)))
+                    .timeout(Some(std::time::Duration::from_secs(
+                        settings.smtp_timeout_secs,
+                    )))
                     .build();
                 Ok(Self::Smtp(transport))
             }

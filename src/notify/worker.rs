@@ -7,24 +7,35 @@
 //! rows) and sets `locked_until` before committing; on SQLite the
 //! `BEGIN IMMEDIATE` of [`db::begin_write`] serialises claimers instead. A
 //! row whose worker died is claimed again once its lease expires.
+//!
+//! Each claim writes a fresh `lease_token`. Right before sending a row the
+//! worker renews its lease under a new token, on the condition that its own
+//! token is still there: if another worker took the row over (its lease ran
+//! out while earlier rows of the batch were sent), the row is skipped. The
+//! outcome is recorded on the same condition, and the SMTP timeout is far
+//! shorter than the lease, so one email is handed to the mail server once.
+//!
+//! Emails that carry a secret (a sign-in or reset link, a ticket code) keep
+//! their bodies only until they are sent or given up: then the bodies are
+//! replaced by a note, so no usable secret stays at rest in the outbox.
 
 use std::time::Duration;
 
 use chrono::TimeDelta;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    UpdateMany,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType},
 };
+use uuid::Uuid;
 
-use super::transport::Transport;
+use super::{templates, transport::Transport};
 use crate::{
     config::EmailSettings,
     db,
     entities::notifications::{self, NotificationStatus},
 };
 
-/// How long a claimed row stays with its worker before another may take it.
-const LEASE: TimeDelta = TimeDelta::seconds(120);
 const BATCH: u64 = 20;
 
 pub struct Worker {
@@ -57,12 +68,17 @@ impl Worker {
         }
     }
 
-    /// Sends one batch of due emails; returns how many were tried.
+    /// Sends one batch of due emails; returns how many were claimed.
     pub async fn run_once(&self) -> Result<usize, DbErr> {
-        let rows = claim(&self.db, BATCH).await?;
+        let lease = TimeDelta::seconds(self.settings.lease_secs as i64);
+        let (rows, token) = claim(&self.db, BATCH, lease).await?;
         for row in &rows {
+            let Some(token) = renew(&self.db, row.id, token, lease).await? else {
+                tracing::info!(id = %row.id, "mail taken over by another worker; skipped");
+                continue;
+            };
             let outcome = self.transport.send(&self.settings.from, row).await;
-            self.record(row, outcome).await?;
+            self.record(row, token, outcome).await?;
         }
         Ok(rows.len())
     }
@@ -70,6 +86,7 @@ impl Worker {
     async fn record(
         &self,
         row: &notifications::Model,
+        token: Uuid,
         outcome: Result<(), String>,
     ) -> Result<(), DbErr> {
         use notifications::Column as C;
@@ -81,7 +98,10 @@ impl Worker {
                 C::LockedUntil,
                 Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
             )
-            .filter(C::Id.eq(row.id));
+            .col_expr(C::LeaseToken, Expr::value(Option::<Uuid>::None))
+            .filter(C::Id.eq(row.id))
+            .filter(C::LeaseToken.eq(token));
+        let secret = templates::carries_secret(&row.kind);
         match outcome {
             Ok(()) => {
                 tracing::info!(id = %row.id, kind = %row.kind, "mail sent");
@@ -89,6 +109,9 @@ impl Worker {
                     .col_expr(C::Status, Expr::value(NotificationStatus::Sent))
                     .col_expr(C::SentAt, Expr::value(Some(now)))
                     .col_expr(C::LastError, Expr::value(Option::<String>::None));
+                if secret {
+                    update = redact(update);
+                }
             }
             Err(error) => {
                 let final_try = attempts >= self.settings.max_attempts;
@@ -105,16 +128,56 @@ impl Worker {
                         Expr::value(now + backoff(&self.settings, attempts)),
                     )
                     .col_expr(C::LastError, Expr::value(Some(truncate(&error, 1000))));
+                if secret && final_try {
+                    update = redact(update);
+                }
             }
         }
-        update.exec(&self.db).await.map(|_| ())
+        let recorded = update.exec(&self.db).await?;
+        if recorded.rows_affected == 0 {
+            tracing::warn!(id = %row.id, "mail outcome not recorded: the lease was lost");
+        }
+        Ok(())
     }
 }
 
+/// The bodies of an email that carried a secret, once it no longer needs them.
+const REDACTED: &str = "（内容含一次性链接或票码，发送后已删除 / Removed after sending: it held a one-time link or ticket code.）";
+
+fn redact(update: UpdateMany<notifications::Entity>) -> UpdateMany<notifications::Entity> {
+    use notifications::Column as C;
+    update
+        .col_expr(C::TextBody, Expr::value(REDACTED))
+        .col_expr(C::HtmlBody, Expr::value(format!("<p>{REDACTED}</p>")))
+}
+
+/// Renews the lease on one claimed row under a new token, if `token` still
+/// holds it; `None` when another worker took the row or it is no longer due.
+async fn renew(
+    db_conn: &DatabaseConnection,
+    id: Uuid,
+    token: Uuid,
+    lease: TimeDelta,
+) -> Result<Option<Uuid>, DbErr> {
+    use notifications::Column as C;
+    let renewed = Uuid::new_v4();
+    let res = notifications::Entity::update_many()
+        .col_expr(C::LockedUntil, Expr::value(Some(db::now() + lease)))
+        .col_expr(C::LeaseToken, Expr::value(Some(renewed)))
+        .filter(C::Id.eq(id))
+        .filter(C::LeaseToken.eq(token))
+        .filter(C::Status.eq(NotificationStatus::Pending))
+        .exec(db_conn)
+        .await?;
+    Ok((res.rows_affected == 1).then_some(renewed))
+}
+
+/// Claims up to `batch` due rows under one new lease token.
 async fn claim(
     db_conn: &DatabaseConnection,
     batch: u64,
-) -> Result<Vec<notifications::Model>, DbErr> {
+    lease: TimeDelta,
+) -> Result<(Vec<notifications::Model>, Uuid), DbErr> {
     use notifications::Column as C;
     let txn = db::begin_write(db_conn).await?;
     let now = db::now();
@@ -127,15 +190,17 @@ async fn claim(
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .all(&txn)
         .await?;
+    let token = Uuid::new_v4();
     if !rows.is_empty() {
         notifications::Entity::update_many()
-            .col_expr(C::LockedUntil, Expr::value(Some(now + LEASE)))
+            .col_expr(C::LockedUntil, Expr::value(Some(now + lease)))
+            .col_expr(C::LeaseToken, Expr::value(Some(token)))
             .filter(C::Id.is_in(rows.iter().map(|r| r.id)))
             .exec(&txn)
             .await?;
     }
     txn.commit().await?;
-    Ok(rows)
+    Ok((rows, token))
 }
 
 /// The wait before the next try after `attempts` failed ones.
@@ -155,9 +220,11 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// Puts a failed or pending email back in the queue, due now, with a fresh
-/// set of tries.
+/// set of tries. A row a worker is sending right now (its lease is live) is
+/// left alone: clearing that lease would let a second worker send it too.
 pub async fn retry(db_conn: &DatabaseConnection, id: uuid::Uuid) -> Result<u64, DbErr> {
     use notifications::Column as C;
+    let now = db::now();
     let res = notifications::Entity::update_many()
         .col_expr(C::Status, Expr::value(NotificationStatus::Pending))
         .col_expr(C::Attempts, Expr::value(0))
@@ -166,8 +233,10 @@ pub async fn retry(db_conn: &DatabaseConnection, id: uuid::Uuid) -> Result<u64, 
             C::LockedUntil,
             Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
         )
+        .col_expr(C::LeaseToken, Expr::value(Option::<Uuid>::None))
         .filter(C::Id.eq(id))
         .filter(C::Status.ne(NotificationStatus::Sent))
+        .filter(C::LockedUntil.is_null().or(C::LockedUntil.lt(now)))
         .exec(db_conn)
         .await?;
     Ok(res.rows_affected)
@@ -188,6 +257,8 @@ mod tests {
             backoff_base_secs: 30,
             backoff_max_secs: 3600,
             poll_interval_ms: 1000,
+            smtp_timeout_secs: 20,
+            lease_secs: 120,
         };
         let secs: Vec<i64> = (1..=9)
             .map(|n| backoff(&settings, n).num_seconds())

@@ -228,3 +228,87 @@ async fn an_abandoned_idempotency_claim_expires() {
     assert_eq!(idempotency::purge_expired(app.db()).await.unwrap(), 1);
     assert_eq!(app.count("idempotency_keys").await, 2);
 }
+
+/// Two workers and a mail server slow enough that a batch outlives its
+/// lease: the second worker takes the rows the first has not reached, the
+/// first skips them, and every email is handed over exactly once.
+#[actix_web::test]
+async fn two_workers_never_send_one_email_twice() {
+    use nuancheng::notify::{self, templates, worker::Worker};
+
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.server.run_worker = false;
+        s.email.lease_secs = 2;
+        s.email.smtp_timeout_secs = 1;
+        s.email.poll_interval_ms = 20;
+    })
+    .await;
+    app.sink.set_delay(std::time::Duration::from_millis(250));
+    for i in 0..20 {
+        let mail = templates::verify_email(&format!("学生{i}"), "http://frontend.test/x", 48);
+        notify::enqueue(app.db(), &format!("s{i}@pku.edu.cn"), mail, Vec::new())
+            .await
+            .unwrap();
+    }
+    for _ in 0..2 {
+        let worker = Worker::new(app.db().clone(), app.state.settings.email.clone()).unwrap();
+        actix_web::rt::spawn(worker.run());
+    }
+    for i in 0..20 {
+        app.sink.wait_for(&format!("s{i}@pku.edu.cn"), 1).await;
+    }
+    // Long enough for a second copy of the last ones to arrive, if any would.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    for i in 0..20 {
+        let copies = app.sink.to(&format!("s{i}@pku.edu.cn")).len();
+        assert_eq!(copies, 1, "s{i} got {copies} copies");
+    }
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM notifications WHERE status = 'sent'")
+            .await,
+        20
+    );
+}
+
+/// Reset, verification and invitation links and ticket codes do not stay in
+/// the outbox once their email is sent.
+#[actix_web::test]
+async fn no_usable_secret_stays_in_the_outbox_after_sending() {
+    let app = spawn_app().await;
+    app.candidate("wang@zju.edu.cn").await;
+    let reset = app
+        .post(
+            "/api/v1/auth/password-reset",
+            None,
+            &json!({"email": "wang@zju.edu.cn"}),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::ACCEPTED);
+    let mail = app.sink.wait_for("wang@zju.edu.cn", 2).await;
+    let token = mail.token_for("/reset-password");
+    let organiser = app.organiser().await;
+    let event = app.published_event(&organiser, json!({})).await;
+    let student = app.student("master", 2027).await;
+    let registered = app.register(&event, &student.token).await;
+    let ticket = app.ticket_of(registered.body["id"].as_str().unwrap()).await;
+    app.sink.wait_for(&student.email, 1).await;
+    // The worker records the outcome right after the server accepts it.
+    for _ in 0..100 {
+        let pending = app
+            .scalar("SELECT COUNT(*) FROM notifications WHERE status <> 'sent'")
+            .await;
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for secret in [&token, &ticket] {
+        let holding = app
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM notifications WHERE text_body LIKE '%{secret}%' \
+                 OR html_body LIKE '%{secret}%'"
+            ))
+            .await;
+        assert_eq!(holding, 0, "a sent email still holds {secret}");
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::sync::{
     Arc, Mutex,
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicBool, AtomicU64, Ordering},
 };
 
 use base64::{Engine, engine::general_purpose::STANDARD};
@@ -119,6 +119,8 @@ pub struct MailSink {
     pub port: u16,
     messages: Arc<Mutex<Vec<ReceivedMail>>>,
     accepting: Arc<AtomicBool>,
+    /// Milliseconds the server waits before accepting a message's data.
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl MailSink {
@@ -130,6 +132,7 @@ impl MailSink {
             port: listener.local_addr().unwrap().port(),
             messages: Arc::default(),
             accepting: Arc::new(AtomicBool::new(true)),
+            delay_ms: Arc::default(),
         };
         let shared = sink.clone();
         tokio::spawn(async move {
@@ -147,6 +150,12 @@ impl MailSink {
     /// server that is down for maintenance does.
     pub fn set_accepting(&self, accepting: bool) {
         self.accepting.store(accepting, Ordering::SeqCst);
+    }
+
+    /// Makes the server slow to accept each message, as a loaded one is.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     pub fn messages(&self) -> Vec<ReceivedMail> {
@@ -225,6 +234,10 @@ impl MailSink {
                     }
                     let unstuffed = line.strip_prefix('.').unwrap_or(&line);
                     raw.push_str(unstuffed);
+                }
+                let delay = self.delay_ms.load(Ordering::SeqCst);
+                if delay > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
                 }
                 self.messages.lock().unwrap().push(ReceivedMail {
                     to: std::mem::take(&mut to),
