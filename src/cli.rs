@@ -69,19 +69,25 @@ pub fn openapi_json() -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Prints the document; a reader that stops early (`| head`) is no error.
+fn print_openapi() -> Result<(), String> {
+    use std::io::{ErrorKind, Write};
+    let json = openapi_json()?;
+    match writeln!(std::io::stdout().lock(), "{json}") {
+        Err(e) if e.kind() != ErrorKind::BrokenPipe => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
+
 pub async fn run(cli: Cli) -> Result<(), String> {
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Openapi = command {
         // Needs no settings: it works where config/ is missing or invalid.
-        println!("{}", openapi_json()?);
-        return Ok(());
+        return print_openapi();
     }
     let settings = Settings::load().map_err(|e| e.to_string())?;
     match command {
-        Command::Openapi => {
-            println!("{}", openapi_json()?);
-            Ok(())
-        }
+        Command::Openapi => print_openapi(),
         Command::Serve => {
             let app = Application::build(settings.clone()).await?;
             tracing::info!(
