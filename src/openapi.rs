@@ -227,6 +227,31 @@ mod tests {
         assert!(errors > 100, "only {errors} error responses");
     }
 
+    /// Every `{name}` of a path is a path parameter and every path parameter
+    /// is in the path: query parameters documented as path parameters send
+    /// generated clients to URLs that do not exist.
+    #[test]
+    fn path_parameters_match_the_path() {
+        let doc = document();
+        for (method, path, operation) in operations(&doc) {
+            let mut in_template: Vec<&str> = path
+                .split('{')
+                .skip(1)
+                .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+                .collect();
+            let mut documented: Vec<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "path")
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            in_template.sort_unstable();
+            documented.sort_unstable();
+            assert_eq!(documented, in_template, "{method} {path}");
+        }
+    }
+
     /// Generated clients name their functions after `operationId`s, so each
     /// operation needs one of its own.
     // Ignored until the handlers named `list`, `get`, `create`, `update`,
