@@ -4,9 +4,9 @@
 // file, so a renamed route, field or media type in the API breaks the build
 // here before it breaks a frontend.
 //
-// It shows: a student signs up, registers for an event with an
-// Idempotency-Key (a retry gets the first answer back), staff scan the ticket
-// at the door, and a client reads the stable `code` of an error
+// It shows: a student signs up, finds an event (query parameters), registers
+// with an Idempotency-Key (a retry gets the first answer back), staff scan the
+// ticket at the door, and a client reads the stable `code` of an error
 // (application/problem+json).
 
 import type { components, paths } from "./schema";
@@ -17,6 +17,7 @@ type Schemas = components["schemas"];
 export type Problem = Schemas["Problem"];
 
 type Signup = paths["/api/v1/auth/signup"]["post"];
+type SearchEvents = paths["/api/v1/events"]["get"];
 type Login = paths["/api/v1/auth/login"]["post"];
 type Register = paths["/api/v1/events/{id}/registrations"]["post"];
 type CheckIn = paths["/api/v1/events/{id}/checkins"]["post"];
@@ -24,6 +25,8 @@ type CheckIn = paths["/api/v1/events/{id}/checkins"]["post"];
 export type SignupRequest = Signup["requestBody"]["content"]["application/json"];
 export type Session = Signup["responses"][201]["content"]["application/json"];
 export type LoginRequest = Login["requestBody"]["content"]["application/json"];
+export type EventQuery = NonNullable<SearchEvents["parameters"]["query"]>;
+export type EventPage = SearchEvents["responses"][200]["content"]["application/json"];
 export type RegisterRequest = NonNullable<
   NonNullable<Register["requestBody"]>["content"]["application/json"]
 >;
@@ -105,6 +108,18 @@ export class Client {
     return body;
   }
 
+  /** Published events, soonest first, filtered by the query string. */
+  async searchEvents(query: EventQuery = {}): Promise<EventPage> {
+    const search = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) {
+      if (value !== null && value !== undefined) {
+        search.set(name, String(value));
+      }
+    }
+    const url = `${this.url("/api/v1/events")}?${search}`;
+    return (await this.send<EventPage>("GET", url)).body;
+  }
+
   /**
    * Registers the signed-in student. Make `idempotencyKey` once per press of
    * the button and send it again on a retry: the server then answers with the
@@ -143,13 +158,12 @@ export class Client {
 }
 
 /**
- * The whole path once, against a running server: a published event open for
- * registration, and the credentials of an organiser (`nuancheng seed-demo`
- * prints some).
+ * The whole path once, against a running server with a published event that
+ * is open for registration, given the credentials of an organiser
+ * (`nuancheng seed-demo` prints some).
  */
 export async function demo(options: {
   baseUrl: string;
-  eventId: string;
   staff: LoginRequest;
   log?: (line: string) => void;
 }): Promise<void> {
@@ -172,9 +186,20 @@ export async function demo(options: {
     log(`the same signup again: ${problemCode(error)}`); // email_taken
   }
 
+  const now = new Date().toISOString();
+  const { items } = await student.searchEvents({ university: "北京大学", from: now, limit: 20 });
+  const open = (e: Schemas["EventView"]) =>
+    Date.parse(e.registration_closes_at ?? e.starts_at) > Date.now();
+  const event = items.find((e) => e.seats_left > 0 && open(e));
+  if (!event) {
+    log("no event at 北京大学 with seats left");
+    return;
+  }
+  log(`registering for ${event.title} (${event.seats_left} seats left)`);
+
   const key = crypto.randomUUID();
-  const first = await student.register(options.eventId, key);
-  const retry = await student.register(options.eventId, key);
+  const first = await student.register(event.id, key);
+  const retry = await student.register(event.id, key);
   log(
     `registration ${first.registration.id} is ${first.registration.status}; ` +
       `the retry got ${retry.registration.id === first.registration.id ? "the same one" : "another one"} ` +
@@ -182,7 +207,7 @@ export async function demo(options: {
   );
 
   try {
-    await student.register(options.eventId, crypto.randomUUID());
+    await student.register(event.id, crypto.randomUUID());
   } catch (error) {
     if (error instanceof ProblemError && error.code === "already_registered") {
       const problem: AlreadyRegistered = error.problem;
@@ -199,14 +224,14 @@ export async function demo(options: {
   }
   const door = new Client(options.baseUrl);
   await door.login(options.staff);
-  const scanned = await door.scan(options.eventId, { ticket_code: ticket, gate: "东门" });
-  const again = await door.scan(options.eventId, { ticket_code: ticket, gate: "东门" });
+  const scanned = await door.scan(event.id, { ticket_code: ticket, gate: "东门" });
+  const again = await door.scan(event.id, { ticket_code: ticket, gate: "东门" });
   log(
     `scan: ${scanned.answer.result} (${scanned.answer.candidate.full_name}, ${scanned.answer.candidate.university}); ` +
       `again: ${again.answer.result}, first scan ${again.firstScan}`,
   );
   try {
-    await door.scan(options.eventId, { ticket_code: "NOT-A-TICKET" });
+    await door.scan(event.id, { ticket_code: "NOT-A-TICKET" });
   } catch (error) {
     log(`unknown ticket: ${problemCode(error)}`); // unknown_ticket
   }
