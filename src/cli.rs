@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `worker`,
-//! `create-admin`, `seed-demo`.
+//! `create-admin`, `seed-demo`, `openapi`.
 
 use clap::{Parser, Subcommand};
 
@@ -43,6 +43,9 @@ pub enum Command {
     /// Fill an empty database with a demo campaign: universities, employers,
     /// events, students, check-ins and intents in every state.
     SeedDemo,
+    /// Print the OpenAPI document (the one served at /api/v1/openapi.json)
+    /// as JSON, without configuration, a database or a server.
+    Openapi,
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -58,9 +61,33 @@ pub enum MigrateAction {
     Status,
 }
 
+/// The OpenAPI document as pretty JSON, for `nuancheng openapi`.
+pub fn openapi_json() -> Result<String, String> {
+    use utoipa::OpenApi;
+    crate::openapi::ApiDoc::openapi()
+        .to_pretty_json()
+        .map_err(|e| e.to_string())
+}
+
+/// Prints the document; a reader that stops early (`| head`) is no error.
+fn print_openapi() -> Result<(), String> {
+    use std::io::{ErrorKind, Write};
+    let json = openapi_json()?;
+    match writeln!(std::io::stdout().lock(), "{json}") {
+        Err(e) if e.kind() != ErrorKind::BrokenPipe => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
+
 pub async fn run(cli: Cli) -> Result<(), String> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        // Needs no settings: it works where config/ is missing or invalid.
+        return print_openapi();
+    }
     let settings = Settings::load().map_err(|e| e.to_string())?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
+        Command::Openapi => print_openapi(),
         Command::Serve => {
             let app = Application::build(settings.clone()).await?;
             tracing::info!(

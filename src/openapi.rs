@@ -1,11 +1,19 @@
 //! The OpenAPI 3 document, generated from the handlers and DTOs.
 
 use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+    Modify, OpenApi, PartialSchema, ToSchema,
+    openapi::{
+        Content, PathItem, RefOr,
+        path::Operation,
+        schema::Ref,
+        security::{Http, HttpAuthScheme, SecurityScheme},
+    },
 };
 
-use crate::{accounts, checkin, events, http, intents, notify, ops, registrations, reports};
+use crate::{
+    accounts, checkin, events, http, http::error::Problem, intents, notify, ops, registrations,
+    reports,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -78,7 +86,7 @@ Errors are application/problem+json with a stable `code`.",
         ops::metrics,
     ),
     components(schemas(http::error::Problem, http::error::FieldError)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemResponses),
     tags(
         (name = "accounts", description = "Signup, login, tokens, invitations, users"),
         (name = "employers", description = "Employers that recruit at events, and their positions"),
@@ -102,5 +110,169 @@ impl Modify for BearerAuth {
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.bearer_format = Some("JWT".into());
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The media type of every error body (RFC 9457).
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Documents every 4xx and 5xx response as what the server sends:
+/// `application/problem+json` with the `Problem` schema. Handlers write
+/// `body = Problem`, which utoipa documents as `application/json`; an
+/// example given there is kept.
+struct ProblemResponses;
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let name = Problem::name().into_owned();
+        if !components.schemas.contains_key(&name) {
+            let mut schemas = Vec::new();
+            Problem::schemas(&mut schemas);
+            components.schemas.extend(schemas);
+            components.schemas.insert(name.clone(), Problem::schema());
+        }
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations_mut(item) {
+                for (status, response) in &mut operation.responses.responses {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if !status.starts_with(['4', '5']) {
+                        continue;
+                    }
+                    let previous = response.content.values().next().cloned();
+                    let mut content = Content::new(Some(Ref::from_schema_name(name.clone())));
+                    if let Some(previous) = previous {
+                        content.example = previous.example;
+                        content.examples = previous.examples;
+                    }
+                    response.content.clear();
+                    response.content.insert(PROBLEM_JSON.to_owned(), content);
+                }
+            }
+        }
+    }
+}
+
+/// The operations of a path, whatever their methods.
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+
+    fn document() -> Value {
+        serde_json::to_value(ApiDoc::openapi()).expect("the document serialises")
+    }
+
+    /// `(method, path, operation)` for every operation in the document.
+    fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+        let mut found = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in METHODS {
+                if let Some(operation) = item.get(method) {
+                    found.push((method.to_uppercase(), path.clone(), operation.clone()));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_error_response_is_a_problem() {
+        let doc = document();
+        assert!(doc["components"]["schemas"]["Problem"].is_object());
+        let mut errors = 0;
+        for (method, path, operation) in operations(&doc) {
+            for (status, response) in operation["responses"].as_object().expect("responses") {
+                if !status.starts_with(['4', '5']) {
+                    assert!(
+                        response["content"].get(PROBLEM_JSON).is_none(),
+                        "{method} {path} {status}"
+                    );
+                    continue;
+                }
+                let content = response["content"].as_object().expect("content");
+                assert_eq!(
+                    content.keys().collect::<Vec<_>>(),
+                    [PROBLEM_JSON],
+                    "{method} {path} {status}"
+                );
+                assert_eq!(
+                    content[PROBLEM_JSON]["schema"]["$ref"], "#/components/schemas/Problem",
+                    "{method} {path} {status}"
+                );
+                errors += 1;
+            }
+        }
+        assert!(errors > 100, "only {errors} error responses");
+    }
+
+    /// Every `{name}` of a path is a path parameter and every path parameter
+    /// is in the path: query parameters documented as path parameters send
+    /// generated clients to URLs that do not exist.
+    #[test]
+    fn path_parameters_match_the_path() {
+        let doc = document();
+        for (method, path, operation) in operations(&doc) {
+            let mut in_template: Vec<&str> = path
+                .split('{')
+                .skip(1)
+                .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+                .collect();
+            let mut documented: Vec<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "path")
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            in_template.sort_unstable();
+            documented.sort_unstable();
+            assert_eq!(documented, in_template, "{method} {path}");
+        }
+    }
+
+    /// Generated clients name their functions after `operationId`s, so each
+    /// operation needs one of its own.
+    #[test]
+    fn every_operation_has_its_own_operation_id() {
+        let doc = document();
+        let mut by_id: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut missing = Vec::new();
+        for (method, path, operation) in operations(&doc) {
+            match operation["operationId"].as_str() {
+                Some(id) if !id.is_empty() => by_id
+                    .entry(id.to_owned())
+                    .or_default()
+                    .push(format!("{method} {path}")),
+                _ => missing.push(format!("{method} {path}")),
+            }
+        }
+        by_id.retain(|_, operations| operations.len() > 1);
+        assert!(missing.is_empty(), "no operationId: {missing:#?}");
+        assert!(by_id.is_empty(), "shared operationIds: {by_id:#?}");
     }
 }

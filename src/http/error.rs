@@ -26,7 +26,7 @@ pub struct Problem {
     pub request_id: Option<String>,
     /// Extra data for some codes (e.g. the existing registration on `already_registered`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::HashMap<String, Value>)]
     pub existing: Option<serde_json::Value>,
 }
 

@@ -2,11 +2,14 @@
 //! a byte-order mark, so Excel reads Chinese correctly) or as an XLSX
 //! workbook, chosen by the `Accept` header (or `?format=csv|xlsx`).
 //!
-//! The XLSX writer is small on purpose: one sheet of inline strings and
-//! numbers in an uncompressed ZIP (ECMA-376 parts, PKWARE APPNOTE "stored"
-//! entries with CRC-32), which Excel, LibreOffice and WPS all open.
+//! CSV goes through the `csv` crate, XLSX through `rust_xlsxwriter`: one
+//! sheet of strings and numbers, its ZIP parts stored uncompressed.
 
-use actix_web::{HttpRequest, HttpResponse, http::header};
+use std::io::{Cursor, Read, Write};
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError, http::header};
+use rust_xlsxwriter::{Workbook, XlsxError};
+use zip::write::SimpleFileOptions;
 
 use super::error::ApiError;
 
@@ -104,7 +107,10 @@ impl Table {
     pub fn respond(&self, format: Format, name: &str) -> HttpResponse {
         let (content_type, extension, body) = match format {
             Format::Csv => ("text/csv; charset=utf-8", "csv", self.to_csv().into_bytes()),
-            Format::Xlsx => (XLSX, "xlsx", self.to_xlsx()),
+            Format::Xlsx => match self.xlsx() {
+                Ok(bytes) => (XLSX, "xlsx", bytes),
+                Err(e) => return ApiError::internal(format!("xlsx {name}: {e}")).error_response(),
+            },
         };
         HttpResponse::Ok()
             .content_type(content_type)
@@ -115,83 +121,62 @@ impl Table {
             .body(body)
     }
 
+    /// UTF-8 with a byte-order mark, CRLF line ends, every cell defused
+    /// (see [`defuse`]) and quoted when it holds a comma, quote or line break.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("\u{feff}");
-        csv_row(&mut out, self.headers.iter().cloned());
-        for row in &self.rows {
-            csv_row(
-                &mut out,
-                row.iter().map(|cell| match cell {
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .flexible(true)
+            .from_writer("\u{feff}".as_bytes().to_vec());
+        let header = self.headers.iter().cloned();
+        let rows = self.rows.iter().map(|row| {
+            row.iter()
+                .map(|cell| match cell {
                     Cell::Text(t) => t.clone(),
                     Cell::Number(n) => format_number(*n),
-                }),
-            );
+                })
+                .collect::<Vec<_>>()
+        });
+        for row in std::iter::once(header.collect()).chain(rows) {
+            // Writing to memory does not fail.
+            let _ = writer.write_record(row.into_iter().map(defuse));
         }
-        out
+        let bytes = writer
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .unwrap_or_default();
+        // Every cell was a String, so the file is UTF-8.
+        String::from_utf8(bytes).unwrap_or_default()
     }
 
+    /// One sheet, `Sheet1`: the header row, then the rows, text as text and
+    /// numbers as numbers.
+    ///
+    /// # Panics
+    ///
+    /// When the table is larger than a sheet holds (1,048,576 rows or
+    /// 16,384 columns); [`Table::respond`] answers 500 instead.
     pub fn to_xlsx(&self) -> Vec<u8> {
-        let mut sheet = String::from(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
-             <worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetData>",
-        );
-        let header: Vec<Cell> = self.headers.iter().map(|h| Cell::Text(h.clone())).collect();
-        for (r, row) in std::iter::once(&header).chain(&self.rows).enumerate() {
-            sheet.push_str(&format!("<row r=\"{}\">", r + 1));
-            for (c, cell) in row.iter().enumerate() {
-                let at = format!("{}{}", column_name(c), r + 1);
-                match cell {
-                    Cell::Number(n) => {
-                        sheet.push_str(&format!("<c r=\"{at}\"><v>{}</v></c>", format_number(*n)));
-                    }
-                    Cell::Text(t) => sheet.push_str(&format!(
-                        "<c r=\"{at}\" t=\"inlineStr\"><is><t xml:space=\"preserve\">{}</t></is></c>",
-                        xml_escape(t)
-                    )),
-                }
-            }
-            sheet.push_str("</row>");
+        self.xlsx()
+            .unwrap_or_else(|e| panic!("the table does not fit in a sheet: {e}"))
+    }
+
+    fn xlsx(&self) -> Result<Vec<u8>, XlsxError> {
+        let mut workbook = Workbook::new();
+        let sheet = workbook.add_worksheet();
+        for (c, header) in self.headers.iter().enumerate() {
+            sheet.write_string(0, column(c)?, xlsx_text(header))?;
         }
-        sheet.push_str("</sheetData></worksheet>");
-        let parts: [(&str, String); 5] = [
-            (
-                "[Content_Types].xml",
-                "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
-                 <Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
-                 <Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\
-                 <Default Extension=\"xml\" ContentType=\"application/xml\"/>\
-                 <Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>\
-                 <Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>\
-                 </Types>"
-                    .into(),
-            ),
-            (
-                "_rels/.rels",
-                "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
-                 <Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\
-                 <Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument\" Target=\"xl/workbook.xml\"/>\
-                 </Relationships>"
-                    .into(),
-            ),
-            (
-                "xl/workbook.xml",
-                "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
-                 <workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" \
-                 xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\">\
-                 <sheets><sheet name=\"Sheet1\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>"
-                    .into(),
-            ),
-            (
-                "xl/_rels/workbook.xml.rels",
-                "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
-                 <Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\
-                 <Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet1.xml\"/>\
-                 </Relationships>"
-                    .into(),
-            ),
-            ("xl/worksheets/sheet1.xml", sheet),
-        ];
-        zip_stored(&parts)
+        for (r, row) in self.rows.iter().enumerate() {
+            let r = u32::try_from(r + 1).map_err(|_| XlsxError::RowColumnLimitError)?;
+            for (c, cell) in row.iter().enumerate() {
+                match cell {
+                    Cell::Number(n) => sheet.write_number(r, column(c)?, *n)?,
+                    Cell::Text(t) => sheet.write_string(r, column(c)?, xlsx_text(t))?,
+                };
+            }
+        }
+        stored(&workbook.save_to_buffer()?)
     }
 }
 
@@ -203,140 +188,62 @@ fn format_number(n: f64) -> String {
     }
 }
 
-/// One CSV line (RFC 4180, CRLF): cells with a comma, quote or line break
-/// are quoted. A cell starting with `=`, `+`, `-` or `@` gets a leading `'`
-/// so a spreadsheet does not run it as a formula.
-pub fn csv_row(out: &mut String, cells: impl Iterator<Item = String>) {
-    for (i, cell) in cells.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let cell = if cell.starts_with(['=', '+', '-', '@']) {
-            format!("'{cell}")
-        } else {
-            cell
-        };
-        if cell.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&cell.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(&cell);
-        }
+/// A cell starting with `=`, `+`, `-` or `@` gets a leading `'` so a
+/// spreadsheet that opens the CSV does not run it as a formula.
+fn defuse(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@']) {
+        format!("'{cell}")
+    } else {
+        cell
     }
-    out.push_str("\r\n");
 }
 
-/// A, B, …, Z, AA, AB, …
-fn column_name(mut index: usize) -> String {
-    let mut name = Vec::new();
-    loop {
-        name.push(b'A' + (index % 26) as u8);
-        if index < 26 {
-            break;
-        }
-        index = index / 26 - 1;
-    }
-    name.reverse();
-    String::from_utf8(name).unwrap_or_default()
+fn column(index: usize) -> Result<u16, XlsxError> {
+    u16::try_from(index).map_err(|_| XlsxError::RowColumnLimitError)
 }
 
-fn xml_escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            // Characters XML 1.0 does not allow are dropped.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            '\u{FFFE}' | '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
+/// Text as a cell holds it: without the characters XML 1.0 does not allow
+/// (control characters other than tab and line breaks, U+FFFE, U+FFFF),
+/// which Excel would read as `_x0001_` escapes and other readers would show
+/// as such, and cut at Excel's limit of 32,767 UTF-16 units.
+fn xlsx_text(value: &str) -> String {
+    let mut units = 0;
+    value
+        .chars()
+        .filter(|&c| {
+            !matches!(c, '\u{FFFE}' | '\u{FFFF}')
+                && (u32::from(c) >= 0x20 || matches!(c, '\t' | '\n' | '\r'))
+        })
+        .take_while(|c| {
+            units += c.len_utf16();
+            units <= 32_767
+        })
+        .collect()
 }
 
-/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), as ZIP uses it.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
-        }
+/// The same workbook with its parts stored rather than deflated, as this
+/// module has always sent them: a little larger, and the sheet's text can be
+/// found in the raw bytes (the intents API test looks for it there).
+fn stored(deflated: &[u8]) -> Result<Vec<u8>, XlsxError> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(deflated))?;
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::with_capacity(deflated.len() * 4)));
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .last_modified_time(zip::DateTime::default());
+    let mut data = Vec::new();
+    for i in 0..archive.len() {
+        let mut part = archive.by_index(i)?;
+        data.clear();
+        part.read_to_end(&mut data)?;
+        out.start_file(part.name()?, options)?;
+        out.write_all(&data)?;
     }
-    !crc
-}
-
-/// A ZIP archive whose entries are stored, not compressed.
-fn zip_stored(files: &[(&str, String)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
-    for (name, content) in files {
-        let data = content.as_bytes();
-        let crc = crc32(data);
-        let offset = out.len() as u32;
-        let size = data.len() as u32;
-        // Local file header.
-        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        out.extend_from_slice(&20u16.to_le_bytes()); // version needed
-        out.extend_from_slice(&0x0800u16.to_le_bytes()); // UTF-8 names
-        out.extend_from_slice(&0u16.to_le_bytes()); // stored
-        out.extend_from_slice(&0u16.to_le_bytes()); // time
-        out.extend_from_slice(&0x0021u16.to_le_bytes()); // date: 1980-01-01
-        out.extend_from_slice(&crc.to_le_bytes());
-        out.extend_from_slice(&size.to_le_bytes());
-        out.extend_from_slice(&size.to_le_bytes());
-        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(data);
-        // Its central directory entry.
-        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        central.extend_from_slice(&20u16.to_le_bytes()); // made by
-        central.extend_from_slice(&20u16.to_le_bytes()); // needed
-        central.extend_from_slice(&0x0800u16.to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&0x0021u16.to_le_bytes());
-        central.extend_from_slice(&crc.to_le_bytes());
-        central.extend_from_slice(&size.to_le_bytes());
-        central.extend_from_slice(&size.to_le_bytes());
-        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        central.extend_from_slice(&[0; 12]); // extra, comment, disk, attributes
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(name.as_bytes());
-    }
-    let central_offset = out.len() as u32;
-    let central_size = central.len() as u32;
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0; 4]); // disk numbers
-    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
-    out.extend_from_slice(&central_size.to_le_bytes());
-    out.extend_from_slice(&central_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
+    Ok(out.finish()?.into_inner())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc_and_columns() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(column_name(0), "A");
-        assert_eq!(column_name(25), "Z");
-        assert_eq!(column_name(26), "AA");
-        assert_eq!(column_name(27), "AB");
-        assert_eq!(column_name(701), "ZZ");
-        assert_eq!(column_name(702), "AAA");
-    }
 
     #[test]
     fn csv_quotes_and_defuses_formulas() {
@@ -350,17 +257,116 @@ mod tests {
     }
 
     #[test]
-    fn xlsx_is_a_zip_with_the_sheet() {
+    fn csv_cells_as_before() {
+        let mut table = Table::new(&["-h", "b", "c", "d"]);
+        table.push(vec![
+            "line\nbreak".into(),
+            "cr\rhere".into(),
+            Cell::Number(-2.0),
+            Cell::Number(1.5),
+        ]);
+        table.push(vec!["+1".into(), "@SUM(A1)".into()]);
+        table.push(vec![
+            "a'b".into(),
+            "x\ty".into(),
+            "".into(),
+            "  ".into(),
+            "e".into(),
+        ]);
+        assert_eq!(
+            table.to_csv(),
+            "\u{feff}'-h,b,c,d\r\n\
+             \"line\nbreak\",\"cr\rhere\",'-2,1.5\r\n\
+             '+1,'@SUM(A1)\r\n\
+             a'b,x\ty,,  ,e\r\n"
+        );
+    }
+
+    /// The parts of a workbook, by name, and whether each was stored.
+    fn parts(bytes: &[u8]) -> Vec<(String, String, bool)> {
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        (0..archive.len())
+            .map(|i| {
+                let mut part = archive.by_index(i).unwrap();
+                let mut text = String::new();
+                part.read_to_string(&mut text).unwrap();
+                let stored = part.compression() == zip::CompressionMethod::Stored;
+                (part.name().unwrap().into_owned(), text, stored)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn xlsx_is_one_stored_sheet_of_strings_and_numbers() {
         let mut table = Table::new(&["高校", "签约"]);
         table.push(vec!["北京大学 <PKU>\u{FFFF}\u{1}".into(), Cell::from(12)]);
+        table.push(vec!["=1+1".into(), Cell::Number(2.5)]);
         let bytes = table.to_xlsx();
         assert_eq!(&bytes[..4], b"PK\x03\x04");
-        let text = String::from_utf8_lossy(&bytes);
-        assert!(text.contains("北京大学 &lt;PKU&gt;</t>"));
-        assert!(text.contains("<c r=\"B2\"><v>12</v></c>"));
-        // End of central directory: five entries.
-        let end = bytes.len() - 22;
-        assert_eq!(&bytes[end..end + 4], b"PK\x05\x06");
-        assert_eq!(u16::from_le_bytes([bytes[end + 10], bytes[end + 11]]), 5);
+        let parts = parts(&bytes);
+        assert!(
+            parts.iter().all(|(_, _, stored)| *stored),
+            "stored, not deflated"
+        );
+        let part = |name: &str| {
+            parts
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .map(|(_, text, _)| text.as_str())
+                .unwrap_or_else(|| panic!("{name} in {parts:?}"))
+        };
+        let sheets: Vec<_> = parts
+            .iter()
+            .filter(|(n, _, _)| n.starts_with("xl/worksheets/sheet"))
+            .collect();
+        assert_eq!(sheets.len(), 1);
+        assert!(part("xl/workbook.xml").contains("name=\"Sheet1\""));
+        let strings = part("xl/sharedStrings.xml");
+        for text in ["高校", "签约", "<t>北京大学 &lt;PKU&gt;</t>", "=1+1"] {
+            assert!(strings.contains(text), "{text} in {strings}");
+        }
+        let sheet = part("xl/worksheets/sheet1.xml");
+        assert!(sheet.contains("<c r=\"B2\"><v>12</v></c>"), "{sheet}");
+        assert!(sheet.contains("<c r=\"B3\"><v>2.5</v></c>"), "{sheet}");
+        assert!(!sheet.contains("<f>"), "no formulas: {sheet}");
+        // The raw bytes hold the text, as clients that grep them expect.
+        assert!(String::from_utf8_lossy(&bytes).contains("北京大学"));
+    }
+
+    #[test]
+    fn xlsx_text_fits_a_cell() {
+        assert_eq!(
+            xlsx_text("a\u{FFFE}b\u{FFFF}\u{1}\u{1f}c\td\r\ne"),
+            "abc\td\r\ne"
+        );
+        let long = "暖".repeat(40_000);
+        assert_eq!(xlsx_text(&long).chars().count(), 32_767);
+        let emoji = "😀".repeat(20_000);
+        assert_eq!(xlsx_text(&emoji).encode_utf16().count(), 32_766);
+    }
+
+    #[test]
+    fn respond_names_the_file() {
+        let mut table = Table::new(&["a"]);
+        table.push(vec![Cell::from(1)]);
+        for (format, content_type, file) in [
+            (
+                Format::Csv,
+                "text/csv; charset=utf-8",
+                "attachment; filename=\"t.csv\"",
+            ),
+            (Format::Xlsx, XLSX, "attachment; filename=\"t.xlsx\""),
+        ] {
+            let res = table.respond(format, "t");
+            assert_eq!(res.status(), 200);
+            assert_eq!(
+                res.headers().get(header::CONTENT_TYPE).unwrap(),
+                content_type
+            );
+            assert_eq!(
+                res.headers().get(header::CONTENT_DISPOSITION).unwrap(),
+                file
+            );
+        }
     }
 }

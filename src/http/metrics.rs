@@ -1,19 +1,27 @@
-//! Prometheus text metrics: request counts and latency histograms by route
-//! pattern and status. Kept in memory; one short lock per request.
+//! Prometheus text metrics: request counts and latency histograms by method,
+//! route pattern and status, kept by the `prometheus` crate, plus gauges the
+//! caller samples at scrape time.
 
-use std::{collections::BTreeMap, fmt::Write, sync::Mutex, time::Duration};
+use std::{
+    collections::{HashMap, hash_map::Entry},
+    time::Duration,
+};
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    proto::MetricFamily,
+};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 11] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-#[derive(Default)]
-struct Series {
-    count: u64,
-    sum_secs: f64,
-    buckets: [u64; BUCKETS.len()],
-}
+/// The methods that keep their own `method` label; any other is `OTHER`, so
+/// a client inventing methods cannot create series without end.
+const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+const LABELS: [&str; 3] = ["method", "route", "status"];
 
 /// A gauge sampled at scrape time: name, help text, labels, value.
 pub struct Gauge<'a> {
@@ -23,104 +31,106 @@ pub struct Gauge<'a> {
     pub value: i64,
 }
 
-#[derive(Default)]
 pub struct Metrics {
-    series: Mutex<BTreeMap<(String, String, u16), Series>>,
+    registry: Registry,
+    requests: IntCounterVec,
+    durations: HistogramVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "Requests served, by method, route and status.",
+            ),
+            &LABELS,
+        )
+        .expect("a valid counter");
+        let durations = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time to serve a request, by method, route and status.",
+            )
+            .buckets(BUCKETS.to_vec()),
+            &LABELS,
+        )
+        .expect("a valid histogram");
+        let registry = Registry::new();
+        registry
+            .register(Box::new(requests.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(durations.clone()))
+            .expect("registered once");
+        Self {
+            registry,
+            requests,
+            durations,
+        }
+    }
+}
+
+/// The `method` label for a request method: itself if it is a standard one
+/// the API could answer, else `OTHER`.
+pub fn method_label(method: &str) -> &str {
+    METHODS
+        .into_iter()
+        .find(|m| *m == method)
+        .unwrap_or("OTHER")
 }
 
 impl Metrics {
     pub fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let secs = elapsed.as_secs_f64();
-        let mut series = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = series
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default();
-        entry.count += 1;
-        entry.sum_secs += secs;
-        for (bucket, bound) in entry.buckets.iter_mut().zip(BUCKETS) {
-            if secs <= bound {
-                *bucket += 1;
-            }
-        }
+        let status = status.to_string();
+        let labels = [method_label(method), route, status.as_str()];
+        self.requests.with_label_values(&labels).inc();
+        self.durations
+            .with_label_values(&labels)
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Renders every series, followed by the given gauges.
     pub fn render(&self, gauges: &[Gauge<'_>]) -> String {
-        let mut out = String::new();
-        out.push_str("# HELP http_requests_total Requests served, by method, route and status.\n");
-        out.push_str("# TYPE http_requests_total counter\n");
-        let series = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        for ((method, route, status), s) in series.iter() {
-            let _ = writeln!(
-                out,
-                "http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {}",
-                escape(route),
-                s.count
-            );
+        let mut families = self.registry.gather();
+        families.extend(gauge_families(gauges));
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&families, &mut out) {
+            tracing::error!(error = %e, "metrics could not be rendered");
         }
-        out.push_str(
-            "# HELP http_request_duration_seconds Time to serve a request, by method, route and status.\n",
-        );
-        out.push_str("# TYPE http_request_duration_seconds histogram\n");
-        for ((method, route, status), s) in series.iter() {
-            let labels = format!(
-                "method=\"{method}\",route=\"{}\",status=\"{status}\"",
-                escape(route)
-            );
-            for (bound, count) in BUCKETS.iter().zip(s.buckets) {
-                let _ = writeln!(
-                    out,
-                    "http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                s.count
-            );
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_sum{{{labels}}} {}",
-                s.sum_secs
-            );
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_count{{{labels}}} {}",
-                s.count
-            );
-        }
-        drop(series);
-        let mut last_name = "";
-        for Gauge {
-            name,
-            help,
-            labels,
-            value,
-        } in gauges
-        {
-            if *name != last_name {
-                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-                last_name = name;
-            }
-            let labels: Vec<String> = labels
-                .iter()
-                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-                .collect();
-            if labels.is_empty() {
-                let _ = writeln!(out, "{name} {value}");
-            } else {
-                let _ = writeln!(out, "{name}{{{}}} {value}", labels.join(","));
-            }
-        }
-        out
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// The gauges as metric families, sorted by name and then by labels. A
+/// gauge whose name is not a valid metric name, or whose label names differ
+/// from those of the first gauge of its name, is left out and logged.
+fn gauge_families(gauges: &[Gauge<'_>]) -> Vec<MetricFamily> {
+    let registry = Registry::new();
+    let mut by_name: HashMap<&str, IntGaugeVec> = HashMap::new();
+    for gauge in gauges {
+        let vec = match by_name.entry(gauge.name) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let names: Vec<&str> = gauge.labels.iter().map(|(k, _)| *k).collect();
+                let vec = IntGaugeVec::new(Opts::new(gauge.name, gauge.help), &names)
+                    .and_then(|vec| registry.register(Box::new(vec.clone())).map(|()| vec));
+                match vec {
+                    Ok(vec) => entry.insert(vec),
+                    Err(e) => {
+                        tracing::warn!(gauge = gauge.name, error = %e, "gauge left out");
+                        continue;
+                    }
+                }
+            }
+        };
+        let labels: HashMap<&str, &str> = gauge.labels.iter().copied().collect();
+        match vec.get_metric_with(&labels) {
+            Ok(metric) => metric.set(gauge.value),
+            Err(e) => tracing::warn!(gauge = gauge.name, error = %e, "gauge left out"),
+        }
+    }
+    registry.gather()
 }
 
 #[cfg(test)]
@@ -141,10 +151,96 @@ mod tests {
         assert!(
             text.contains(
                 "http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
-            )
+            ),
+            "{text}"
         );
-        assert!(text.contains("le=\"0.005\"} 1"));
-        assert!(text.contains("le=\"0.05\"} 2"));
-        assert!(text.contains("outbox_depth{status=\"pending\"} 4"));
+        assert!(text.contains("le=\"0.005\"} 1"), "{text}");
+        assert!(text.contains("le=\"0.05\"} 2"), "{text}");
+        assert!(text.contains("le=\"+Inf\"} 2"), "{text}");
+        assert!(
+            text.contains("# TYPE http_request_duration_seconds histogram"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "http_request_duration_seconds_count{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP outbox_depth Mails by status.\n# TYPE outbox_depth gauge\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("outbox_depth{status=\"pending\"} 4"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unknown_methods_share_one_series() {
+        for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+            assert_eq!(method_label(method), method);
+        }
+        for method in ["R1", "R2", "get", "TRACE", "CONNECT", "PROPFIND", ""] {
+            assert_eq!(method_label(method), "OTHER", "{method:?}");
+        }
+        let metrics = Metrics::default();
+        for method in ["R1", "R2", "R3"] {
+            metrics.record(method, "unmatched", 404, Duration::from_millis(1));
+        }
+        let text = metrics.render(&[]);
+        assert!(
+            text.contains(
+                "http_requests_total{method=\"OTHER\",route=\"unmatched\",status=\"404\"} 3"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("R1"), "{text}");
+    }
+
+    #[test]
+    fn gauges_grouped_by_name_and_labels_escaped() {
+        let metrics = Metrics::default();
+        let text = metrics.render(&[
+            Gauge {
+                name: "b_gauge",
+                help: "B.",
+                labels: &[("status", "x\"y\\z\nw")],
+                value: 1,
+            },
+            Gauge {
+                name: "b_gauge",
+                help: "B.",
+                labels: &[("status", "sent")],
+                value: -2,
+            },
+            Gauge {
+                name: "a_gauge",
+                help: "A, no labels.",
+                labels: &[],
+                value: 7,
+            },
+            Gauge {
+                name: "b_gauge",
+                help: "B.",
+                labels: &[("other", "label")],
+                value: 9,
+            },
+            Gauge {
+                name: "not a name",
+                help: "Bad.",
+                labels: &[],
+                value: 1,
+            },
+        ]);
+        assert_eq!(
+            text,
+            "# HELP a_gauge A, no labels.\n# TYPE a_gauge gauge\n\
+             a_gauge 7\n\
+             # HELP b_gauge B.\n# TYPE b_gauge gauge\n\
+             b_gauge{status=\"sent\"} -2\n\
+             b_gauge{status=\"x\\\"y\\\\z\\nw\"} 1\n"
+        );
     }
 }

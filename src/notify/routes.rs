@@ -60,7 +60,7 @@ impl From<notifications::Model> for NotificationView {
 }
 
 /// The outbox, newest first (admins).
-#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_notifications", path = "/api/v1/notifications", tag = "notifications", security(("bearer" = [])),
     params(NotificationsQuery),
     responses((status = 200, body = Page<NotificationView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list(
@@ -95,7 +95,7 @@ pub async fn list(
 }
 
 /// Queue a failed or pending email to be sent now (admins).
-#[utoipa::path(post, path = "/api/v1/notifications/{id}/retry", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "retry_notification", path = "/api/v1/notifications/{id}/retry", tag = "notifications", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = NotificationView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "already_sent, being_sent")))]
