@@ -54,6 +54,7 @@ pub struct Settings {
     pub email: EmailSettings,
     pub http: HttpSettings,
     pub rate_limit: RateLimitSettings,
+    pub live: LiveSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,6 +127,18 @@ pub struct HttpSettings {
     pub trusted_proxies: usize,
     /// The header those proxies write: `x-forwarded-for` or `forwarded`.
     pub forwarded_header: ForwardedHeader,
+}
+
+/// Bounds on the live dashboards' streams.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LiveSettings {
+    /// Streams one user may watch at once.
+    pub max_streams_per_user: usize,
+    /// Streams one process runs at once.
+    pub max_streams: usize,
+    /// How often an event's feed recounts, for changes made by other
+    /// processes (changes of this process are pushed at once).
+    pub poll_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -2,13 +2,18 @@
 //! the keys, limits and channels a request may need. It imports no feature,
 //! so features import it and never the application that composes them.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use sea_orm::DatabaseConnection;
+use tokio::sync::watch;
+use uuid::Uuid;
 
 use crate::{
     config::Settings,
-    http::{metrics::Metrics, ratelimit::RateLimiter},
+    http::{metrics::Metrics, ratelimit::RateLimiter, streams::StreamSlots},
     tokens::JwtKeys,
 };
 
@@ -21,8 +26,52 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// Event ids whose counts just changed (a check-in, a registration), for
     /// the live dashboards of this process. Other processes' changes reach
-    /// a dashboard through its one-second poll.
-    pub live: tokio::sync::broadcast::Sender<uuid::Uuid>,
+    /// a dashboard through its event's one-second poll.
+    pub live: tokio::sync::broadcast::Sender<Uuid>,
+    /// One feed per watched event: the latest message for its dashboards,
+    /// kept by one poll however many streams watch the event.
+    pub feeds: Feeds,
+    /// Bounds on the live streams running at once.
+    pub streams: Arc<StreamSlots>,
+}
+
+/// The latest message of each watched event's feed, shared by its streams.
+pub type Feed = watch::Sender<Option<Arc<str>>>;
+
+/// The feeds of the events being watched in this process.
+#[derive(Default)]
+pub struct Feeds(Mutex<HashMap<Uuid, Feed>>);
+
+impl Feeds {
+    /// A receiver of `event_id`'s feed; `start` is called with a new feed
+    /// when nobody watches the event yet, to begin keeping it.
+    pub fn watch(
+        &self,
+        event_id: Uuid,
+        start: impl FnOnce(Feed),
+    ) -> watch::Receiver<Option<Arc<str>>> {
+        let mut feeds = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(feed) = feeds.get(&event_id) {
+            return feed.subscribe();
+        }
+        let (feed, receiver) = watch::channel(None);
+        feeds.insert(event_id, feed.clone());
+        start(feed);
+        receiver
+    }
+
+    /// Forgets `event_id`'s feed if nobody watches it any more; the feed's
+    /// keeper stops when this is true.
+    pub fn release_if_unwatched(&self, event_id: Uuid) -> bool {
+        let mut feeds = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let unwatched = feeds
+            .get(&event_id)
+            .is_none_or(|feed| feed.receiver_count() == 0);
+        if unwatched {
+            feeds.remove(&event_id);
+        }
+        unwatched
+    }
 }
 
 impl AppState {
@@ -32,6 +81,11 @@ impl AppState {
             limiter: RateLimiter::new(settings.rate_limit.auth_per_minute),
             metrics: Arc::new(Metrics::default()),
             live: tokio::sync::broadcast::channel(1024).0,
+            feeds: Feeds::default(),
+            streams: StreamSlots::new(
+                settings.live.max_streams_per_user,
+                settings.live.max_streams,
+            ),
             settings: Arc::new(settings),
             db,
         }

@@ -1,6 +1,7 @@
 //! The check-in routes: extract, call the service, respond.
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -135,10 +136,13 @@ pub struct LiveQuery {
 /// The event's figures as Server-Sent Events: one `stats` event at once,
 /// then another within a second of every change. Send the token as
 /// `Authorization: Bearer`, or as `?access_token=` where headers cannot be set.
+/// The stream ends when that token expires: open a new one with a fresh
+/// token. One user may hold `live.max_streams_per_user` streams (5) at once.
 #[utoipa::path(get, path = "/api/v1/events/{id}/live", tag = "check-in", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("access_token" = Option<String>, Query, description = "Instead of the Authorization header")),
     responses((status = 200, content_type = "text/event-stream", body = EventStats, description = "`event: stats` messages"),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 429, body = Problem, description = "this user, or this server, runs as many streams as it may")))]
 pub async fn watch_event_live(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -146,11 +150,22 @@ pub async fn watch_event_live(
     query: web::Query<LiveQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let token = bearer(&req).or_else(|| query.into_inner().access_token);
+    let until = token
+        .as_deref()
+        .and_then(|t| state.jwt.verify(t))
+        .and_then(|claims| DateTime::<Utc>::from_timestamp(claims.exp, 0));
     let caller = authenticate(state.clone(), token).await?;
     let event = door(&state, &caller, id.into_inner()).await?;
+    let until = until.ok_or_else(|| ApiError::internal("a verified token without its expiry"))?;
+    let slot = state.streams.take(caller.id).map_err(|full| {
+        tracing::info!(user = %caller.id, ?full, "live stream refused");
+        ApiError::RateLimited {
+            retry_after_secs: 10,
+        }
+    })?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(live::stream(state, &caller, event.id)))
+        .streaming(live::stream(state, &caller, event.id, until, slot)))
 }

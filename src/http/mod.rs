@@ -11,6 +11,7 @@ pub mod observe;
 pub mod pagination;
 pub mod ratelimit;
 pub mod request_id;
+pub mod streams;
 pub mod text;
 
 pub use auth::{Admin, Caller, Candidate, MaybeCaller, Organiser};

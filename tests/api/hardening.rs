@@ -312,3 +312,98 @@ async fn no_usable_secret_stays_in_the_outbox_after_sending() {
         assert_eq!(holding, 0, "a sent email still holds {secret}");
     }
 }
+
+async fn open_live(
+    app: &crate::helpers::TestApp,
+    event: &str,
+    token: &str,
+) -> awc::ClientResponse<
+    impl futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + use<>,
+> {
+    app.client
+        .get(app.url(&format!("/api/v1/events/{event}/live")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("live stream")
+}
+
+/// A user holds at most five live streams; fifty streams of ten users, all
+/// served by one feed, do not slow a check-in.
+#[actix_web::test]
+async fn live_streams_are_bounded_and_shared() {
+    use futures_util::StreamExt;
+
+    let app = spawn_app().await;
+    let organiser = app.organiser().await;
+    let event = app.published_event(&organiser, json!({})).await;
+    let mut streams = Vec::new();
+    for _ in 0..5 {
+        let live = open_live(&app, &event, &organiser).await;
+        assert_eq!(live.status(), StatusCode::OK);
+        streams.push(live);
+    }
+    let sixth = crate::helpers::Reply::read(open_live(&app, &event, &organiser).await).await;
+    sixth.assert_problem(429, "rate_limited");
+    assert!(sixth.header("retry-after").is_some());
+
+    let mut others = Vec::new();
+    for _ in 0..9 {
+        others.push(app.organiser().await);
+    }
+    for other in &others {
+        for _ in 0..5 {
+            let live = open_live(&app, &event, other).await;
+            assert_eq!(live.status(), StatusCode::OK);
+            streams.push(live);
+        }
+    }
+    assert_eq!(app.state.streams.running(), 50);
+    for live in &mut streams {
+        let first = tokio::time::timeout(std::time::Duration::from_secs(3), live.next())
+            .await
+            .expect("a first message")
+            .expect("a chunk")
+            .expect("bytes");
+        assert!(first.starts_with(b"event: stats"), "{first:?}");
+    }
+    let student = app.student("master", 2027).await;
+    let registered = app.register(&event, &student.token).await;
+    let ticket = app.ticket_of(registered.body["id"].as_str().unwrap()).await;
+    let started = std::time::Instant::now();
+    let scanned = app
+        .post(
+            &format!("/api/v1/events/{event}/checkins"),
+            Some(&organiser),
+            &json!({"ticket_code": ticket}),
+        )
+        .await;
+    assert_eq!(scanned.status, StatusCode::CREATED, "{}", scanned.body);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "a check-in beside 50 streams took {:?}",
+        started.elapsed()
+    );
+}
+
+/// A live stream ends when the access token it was opened with expires.
+#[actix_web::test]
+async fn a_live_stream_ends_with_its_token() {
+    use futures_util::StreamExt;
+
+    let app = crate::helpers::spawn_app_with(|s| s.auth.access_token_ttl_secs = 2).await;
+    let organiser = app.organiser().await;
+    let event = app.published_event(&organiser, json!({})).await;
+    let mut live = open_live(&app, &event, &organiser).await;
+    assert_eq!(live.status(), StatusCode::OK);
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(6), async {
+        while let Some(chunk) = live.next().await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived its token");
+    assert_eq!(app.state.streams.running(), 0);
+}
