@@ -128,3 +128,48 @@ async fn control_characters_are_refused_with_the_field() {
         "nothing of the batch was recorded"
     );
 }
+
+/// A student who registered for an employer's event and then cancelled
+/// never came: the employer's recruiter may not record an intent for them
+/// (which would show it the student's profile and could email them).
+#[actix_web::test]
+async fn a_cancelled_registration_does_not_count_as_met() {
+    let app = spawn_app().await;
+    let organiser = app.organiser().await;
+    let employer = app.employer(&organiser, CREDIT_CODES[0]).await;
+    let (recruiter, _) = app.invited(&organiser, "recruiter", Some(&employer)).await;
+    let event = app
+        .published_event(&organiser, json!({"employer_ids": [employer]}))
+        .await;
+    let student = app.student("master", 2027).await;
+    let registered = app.register(&event, &student.token).await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.body
+    );
+    let cancelled = app
+        .post(
+            &format!(
+                "/api/v1/registrations/{}/cancel",
+                registered.body["id"].as_str().unwrap()
+            ),
+            Some(&student.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+
+    let reply = app
+        .post(
+            "/api/v1/intents",
+            Some(&recruiter),
+            &json!({"candidate_id": student.id}),
+        )
+        .await;
+    reply.assert_problem(422, "validation_failed");
+    assert_eq!(reply.error_fields(), ["candidate_id"], "{}", reply.body);
+    assert_eq!(reply.body["errors"][0]["code"], "not_met", "{}", reply.body);
+    assert_eq!(app.count("intents").await, 0);
+}
