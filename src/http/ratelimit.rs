@@ -1,5 +1,6 @@
 //! A per-client token bucket for the endpoints that attackers hammer (login,
-//! signup, password reset). In memory, per process.
+//! signup, password reset, and every route that consumes a token, where
+//! guessing is the attack). In memory, per process.
 
 use std::{
     collections::HashMap,

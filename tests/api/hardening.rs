@@ -4,7 +4,7 @@
 use awc::http::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{CREDIT_CODES, spawn_app};
+use crate::helpers::{CREDIT_CODES, spawn_app, spawn_app_with};
 
 /// A 200-character employer name and a 200-character position title make a
 /// "signed" subject longer than the outbox's subject column: signing must
@@ -172,4 +172,38 @@ async fn a_cancelled_registration_does_not_count_as_met() {
     assert_eq!(reply.error_fields(), ["candidate_id"], "{}", reply.body);
     assert_eq!(reply.body["errors"][0]["code"], "not_met", "{}", reply.body);
     assert_eq!(app.count("intents").await, 0);
+}
+
+/// Every route that takes a token from an email or a session is limited per
+/// client address, like login: 25 tries with made-up tokens from one address
+/// meet 429 `rate_limited` with a `Retry-After`, each route on its own budget.
+#[actix_web::test]
+async fn routes_that_consume_a_token_are_rate_limited() {
+    let app = spawn_app_with(|s| s.rate_limit.auth_per_minute = 20).await;
+    let bogus = "A".repeat(43);
+    let routes = [
+        ("/api/v1/auth/refresh", json!({"refresh_token": bogus})),
+        ("/api/v1/auth/logout", json!({"refresh_token": bogus})),
+        ("/api/v1/auth/verify-email", json!({"token": bogus})),
+        (
+            "/api/v1/auth/password-reset/confirm",
+            json!({"token": bogus, "new_password": "newpassword9"}),
+        ),
+        (
+            "/api/v1/auth/accept-invitation",
+            json!({"token": bogus, "password": "newpassword9", "full_name": "王芳"}),
+        ),
+    ];
+    for (path, body) in routes {
+        let mut limited = 0;
+        for _ in 0..25 {
+            let reply = app.post(path, None, &body).await;
+            if reply.status == StatusCode::TOO_MANY_REQUESTS {
+                reply.assert_problem(429, "rate_limited");
+                assert!(reply.header("retry-after").is_some(), "{path}: Retry-After");
+                limited += 1;
+            }
+        }
+        assert!(limited > 0, "{path}: none of 25 was limited");
+    }
 }
