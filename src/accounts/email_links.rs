@@ -152,7 +152,7 @@ pub async fn confirm_password_reset(
 ) -> Result<(), ApiError> {
     let password = Password::parse("new_password", &input.new_password)
         .map_err(|e| ApiError::Validation(vec![e]))?;
-    let hash = password::hash(password).await?;
+    let hash = password::hash(&state.hashing, password).await?;
     let txn = db::begin_write(&state.db).await?;
     let user_id = redeem_action_token(&txn, &input.token, Purpose::PasswordReset).await?;
     let now = db::now();

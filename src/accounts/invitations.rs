@@ -110,7 +110,7 @@ pub async fn accept_invitation(
     let (Some(password), Some(full_name)) = (password, full_name) else {
         unreachable!("FieldErrors::finish returned early on every missing value")
     };
-    let hash = password::hash(password).await?;
+    let hash = password::hash(&state.hashing, password).await?;
     let txn = db::begin_write(&state.db).await?;
     use invitations::Column as C;
     let invitation = invitations::Entity::find()

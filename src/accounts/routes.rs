@@ -44,7 +44,8 @@ fn limit(state: &AppState, req: &HttpRequest, group: &'static str) -> Result<(),
 /// signup with the same address is 409 `email_taken`, which makes retries safe.
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "accounts", request_body = SignupRequest,
     responses((status = 201, body = AuthResponse), (status = 409, body = Problem, description = "email_taken"),
-        (status = 422, body = Problem), (status = 429, body = Problem)))]
+        (status = 422, body = Problem), (status = 429, body = Problem),
+        (status = 503, body = Problem, description = "busy")))]
 pub async fn signup(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -58,7 +59,8 @@ pub async fn signup(
 /// Sign in with email and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LoginRequest,
     responses((status = 200, body = AuthResponse), (status = 401, body = Problem, description = "invalid_credentials, account_disabled"),
-        (status = 429, body = Problem)))]
+        (status = 429, body = Problem),
+        (status = 503, body = Problem, description = "busy")))]
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -127,7 +129,8 @@ pub async fn password_reset(
 /// Set a new password with the token from the reset email.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "accounts", request_body = PasswordResetConfirm,
     responses((status = 204), (status = 422, body = Problem, description = "invalid_token or a weak password"),
-        (status = 429, body = Problem)))]
+        (status = 429, body = Problem),
+        (status = 503, body = Problem, description = "busy")))]
 pub async fn password_reset_confirm(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -142,7 +145,8 @@ pub async fn password_reset_confirm(
 #[utoipa::path(post, path = "/api/v1/auth/accept-invitation", tag = "accounts", request_body = AcceptInvitationRequest,
     responses((status = 201, body = AuthResponse), (status = 409, body = Problem, description = "email_taken"),
         (status = 422, body = Problem, description = "invalid_token or invalid fields"),
-        (status = 429, body = Problem)))]
+        (status = 429, body = Problem),
+        (status = 503, body = Problem, description = "busy")))]
 pub async fn accept_invitation(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -57,7 +57,7 @@ pub async fn login(state: &AppState, input: LoginRequest) -> Result<AuthResponse
         .one(&state.db)
         .await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    if !password::verify(input.password, stored).await? {
+    if !password::verify(&state.hashing, input.password, stored).await? {
         return Err(invalid());
     }
     let user = user.ok_or_else(invalid)?;

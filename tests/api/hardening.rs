@@ -2,9 +2,10 @@
 //! fails on the code before its fix.
 
 use awc::http::StatusCode;
+use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::helpers::{CREDIT_CODES, spawn_app, spawn_app_with};
+use crate::helpers::{CREDIT_CODES, PASSWORD, spawn_app, spawn_app_with};
 
 /// A 200-character employer name and a 200-character position title make a
 /// "signed" subject longer than the outbox's subject column: signing must
@@ -206,4 +207,35 @@ async fn routes_that_consume_a_token_are_rate_limited() {
         }
         assert!(limited > 0, "{path}: none of 25 was limited");
     }
+}
+
+/// Password hashes are bounded process-wide: with one slot and no patience,
+/// a burst of logins gets 503 `busy` with a `Retry-After` instead of queueing
+/// without end, and the server answers normally afterwards.
+#[actix_web::test]
+async fn hashing_past_its_bound_answers_busy() {
+    let app = spawn_app_with(|s| {
+        s.auth.max_concurrent_hashes = 1;
+        s.auth.hash_wait_ms = 1;
+    })
+    .await;
+    let replies = join_all((0..20).map(|i| {
+        app.post_owned(
+            "/api/v1/auth/login",
+            json!({"email": format!("ghost{i}@pku.edu.cn"), "password": PASSWORD}),
+        )
+    }))
+    .await;
+    let mut busy = 0;
+    for reply in &replies {
+        if reply.status == StatusCode::SERVICE_UNAVAILABLE {
+            reply.assert_problem(503, "busy");
+            assert_eq!(reply.header("retry-after"), Some("1"));
+            busy += 1;
+        } else {
+            reply.assert_problem(401, "invalid_credentials");
+        }
+    }
+    assert!(busy > 0, "none of 20 logins at once was turned away");
+    assert!(busy < 20, "every login was turned away");
 }
