@@ -1,11 +1,13 @@
 //! Regressions for the holes a hostile reading of the API found: each test
 //! fails on the code before its fix.
 
+use std::time::{Duration, Instant};
+
 use awc::http::StatusCode;
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::helpers::{CREDIT_CODES, PASSWORD, spawn_app, spawn_app_with};
+use crate::helpers::{CREDIT_CODES, PASSWORD, Reply, spawn_app, spawn_app_with};
 
 /// A 200-character employer name and a 200-character position title make a
 /// "signed" subject longer than the outbox's subject column: signing must
@@ -206,6 +208,76 @@ async fn routes_that_consume_a_token_are_rate_limited() {
             }
         }
         assert!(limited > 0, "{path}: none of 25 was limited");
+    }
+}
+
+/// A flood of reset confirmations with made-up tokens spends no password
+/// hashes (the token is looked up first), so a student's login in the middle
+/// of it still answers within a second.
+#[actix_web::test]
+async fn a_flood_of_bogus_reset_confirms_does_not_starve_login() {
+    let app = spawn_app().await;
+    app.candidate("flood@pku.edu.cn").await;
+    let flood = join_all((0..100).map(|i| {
+        app.post_owned(
+            "/api/v1/auth/password-reset/confirm",
+            json!({"token": format!("{i:A>43}"), "new_password": "newpassword9"}),
+        )
+    }));
+    // Its own client, so it does not wait for one of the flood's connections.
+    let client = awc::Client::default();
+    let login = async {
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let res = client
+            .post(app.url("/api/v1/auth/login"))
+            .send_json(&json!({"email": "flood@pku.edu.cn", "password": PASSWORD}))
+            .await
+            .expect("login");
+        let reply = Reply::read(res).await;
+        (reply, started.elapsed())
+    };
+    let (replies, (login, took)) = tokio::join!(flood, login);
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert!(
+        took < Duration::from_secs(1),
+        "login took {took:?} during the flood"
+    );
+    for reply in replies {
+        reply.assert_problem(422, "invalid_token");
+    }
+}
+
+/// A made-up token is refused before any password is hashed, on both routes
+/// that set a password from a link: with one hashing slot and no patience,
+/// twenty at once are all 422 `invalid_token`, none 503 `busy`.
+#[actix_web::test]
+async fn made_up_link_tokens_spend_no_password_hash() {
+    let app = spawn_app_with(|s| {
+        s.auth.max_concurrent_hashes = 1;
+        s.auth.hash_wait_ms = 1;
+    })
+    .await;
+    for (path, field) in [
+        ("/api/v1/auth/password-reset/confirm", "new_password"),
+        ("/api/v1/auth/accept-invitation", "password"),
+    ] {
+        let replies = join_all((0..20).map(|i| {
+            app.post_owned(
+                path,
+                json!({"token": format!("{i:B>43}"), field: "newpassword9", "full_name": "王芳"}),
+            )
+        }))
+        .await;
+        for reply in replies {
+            assert_eq!(
+                reply.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path}: {}",
+                reply.body
+            );
+            reply.assert_problem(422, "invalid_token");
+        }
     }
 }
 
