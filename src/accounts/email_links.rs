@@ -160,7 +160,8 @@ pub async fn request_password_reset(
     Ok(())
 }
 
-/// Sets a new password from a reset link and signs out every session.
+/// Sets a new password from a reset link, makes the account's other reset
+/// links useless and signs out every session.
 pub async fn confirm_password_reset(
     state: &AppState,
     input: PasswordResetConfirm,
@@ -185,6 +186,15 @@ pub async fn confirm_password_reset(
     user.email_verified_at = Set(Some(verified));
     user.updated_at = Set(now);
     user.update(&txn).await?;
+    // Every other reset link of the account dies with this one: whoever
+    // else got one of those mails cannot set the password again.
+    action_tokens::Entity::update_many()
+        .col_expr(action_tokens::Column::UsedAt, Expr::value(Some(now)))
+        .filter(action_tokens::Column::UserId.eq(user_id))
+        .filter(action_tokens::Column::Purpose.eq(Purpose::PasswordReset))
+        .filter(action_tokens::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
     revoke_all_of(&txn, user_id, now).await?;
     txn.commit().await?;
     Ok(())

@@ -311,3 +311,51 @@ async fn hashing_past_its_bound_answers_busy() {
     assert!(busy > 0, "none of 20 logins at once was turned away");
     assert!(busy < 20, "every login was turned away");
 }
+
+/// Asks for a reset link for `email` and gives the token of mail number `n`.
+async fn reset_link(app: &crate::helpers::TestApp, email: &str, n: usize) -> String {
+    let asked = app
+        .post(
+            "/api/v1/auth/password-reset",
+            None,
+            &json!({"email": email}),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    app.sink
+        .wait_for(email, n)
+        .await
+        .token_for("/reset-password")
+}
+
+/// Two reset links were asked for; once one of them set a password, the
+/// other is dead too, or whoever also got it (a shared inbox, a leaked
+/// mail) could set the password again behind the owner's back.
+#[actix_web::test]
+async fn a_successful_reset_kills_the_other_reset_links() {
+    let app = spawn_app().await;
+    app.candidate("liu@pku.edu.cn").await;
+    app.sink.wait_for("liu@pku.edu.cn", 1).await;
+    let first = reset_link(&app, "liu@pku.edu.cn", 2).await;
+    let second = reset_link(&app, "liu@pku.edu.cn", 3).await;
+    let done = app
+        .post(
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            &json!({"token": first, "new_password": "newpassword9"}),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    app.post(
+        "/api/v1/auth/password-reset/confirm",
+        None,
+        &json!({"token": second, "new_password": "otherpassword9"}),
+    )
+    .await
+    .assert_problem(422, "invalid_token");
+    assert_eq!(
+        app.login("liu@pku.edu.cn", "newpassword9").await.status,
+        StatusCode::OK,
+        "the first reset's password stands"
+    );
+}
