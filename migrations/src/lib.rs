@@ -8,6 +8,7 @@ mod m20261126_000002_create_notifications;
 mod m20261126_000003_create_events;
 mod m20261127_000004_create_checkins;
 mod m20261127_000005_create_intents;
+mod m20261127_130000_add_tokens_valid_after;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_events::Migration),
             Box::new(m20261127_000004_create_checkins::Migration),
             Box::new(m20261127_000005_create_intents::Migration),
+            Box::new(m20261127_130000_add_tokens_valid_after::Migration),
         ]
     }
 }

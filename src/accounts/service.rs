@@ -65,6 +65,7 @@ pub(super) fn new_user(
         referred_by: Set(None),
         email_verified_at: Set(None),
         disabled_at: Set(None),
+        tokens_valid_after: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -82,6 +82,7 @@ fn user(email: String, name: String, role: Role, hash: Option<String>) -> users:
         referred_by: None,
         email_verified_at: Some(now),
         disabled_at: None,
+        tokens_valid_after: None,
         created_at: now,
         updated_at: now,
     }

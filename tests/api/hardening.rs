@@ -359,3 +359,74 @@ async fn a_successful_reset_kills_the_other_reset_links() {
         "the first reset's password stands"
     );
 }
+
+/// Waits until the clock is in a later whole second than now, so an access
+/// token issued before the wait has an earlier `iat` (whole seconds) than
+/// anything that happens after it.
+async fn next_second() {
+    let now = chrono::Utc::now().timestamp();
+    while chrono::Utc::now().timestamp() <= now {
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A password reset signs out everywhere at once: an access token issued
+/// before it is 401 `invalid_token` right after it, not up to 15 minutes
+/// later; the login that follows the reset (in the same second) works.
+#[actix_web::test]
+async fn a_password_reset_ends_access_tokens_issued_before_it() {
+    let app = spawn_app().await;
+    let (before, _) = app.candidate("sun@pku.edu.cn").await;
+    app.sink.wait_for("sun@pku.edu.cn", 1).await;
+    let link = reset_link(&app, "sun@pku.edu.cn", 2).await;
+    assert_eq!(
+        app.get("/api/v1/me", Some(&before)).await.status,
+        StatusCode::OK
+    );
+    next_second().await;
+    let done = app
+        .post(
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            &json!({"token": link, "new_password": "newpassword9"}),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    app.get("/api/v1/me", Some(&before))
+        .await
+        .assert_problem(401, "invalid_token");
+
+    let login = app.login("sun@pku.edu.cn", "newpassword9").await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let after = login.body["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.get("/api/v1/me", Some(after)).await.status,
+        StatusCode::OK,
+        "a token issued after the reset works"
+    );
+}
+
+/// Disabling an account ends its access tokens for good: enabling it again
+/// does not bring a token issued before the disabling back to life.
+#[actix_web::test]
+async fn disabling_ends_access_tokens_even_after_enabling_again() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let (before, signup) = app.candidate("qian@pku.edu.cn").await;
+    let path = format!("/api/v1/users/{}", signup["user"]["id"].as_str().unwrap());
+    next_second().await;
+    for disabled in [true, false] {
+        let reply = app
+            .patch(&path, Some(&admin), &json!({"disabled": disabled}))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    app.get("/api/v1/me", Some(&before))
+        .await
+        .assert_problem(401, "invalid_token");
+    let again = app.token_of("qian@pku.edu.cn").await;
+    assert_eq!(
+        app.get("/api/v1/me", Some(&again)).await.status,
+        StatusCode::OK
+    );
+}

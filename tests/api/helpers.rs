@@ -384,6 +384,7 @@ impl TestApp {
             referred_by: Set(None),
             email_verified_at: Set(Some(now)),
             disabled_at: Set(None),
+            tokens_valid_after: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }
