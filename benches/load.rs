@@ -240,6 +240,7 @@ async fn seed_user<C: ConnectionTrait>(conn: &C, role: Role) -> Uuid {
         referred_by: Set(None),
         email_verified_at: Set(Some(now)),
         disabled_at: Set(None),
+        tokens_valid_after: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

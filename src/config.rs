@@ -81,6 +81,11 @@ pub struct AuthSettings {
     pub verify_email_ttl_hours: i64,
     pub password_reset_ttl_hours: i64,
     pub invitation_ttl_days: i64,
+    /// Password hashes (argon2id) running at once in this process; 0 means
+    /// one per core.
+    pub max_concurrent_hashes: usize,
+    /// How long a request waits for a hashing slot before 503 `busy`.
+    pub hash_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

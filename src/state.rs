@@ -5,6 +5,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use sea_orm::DatabaseConnection;
@@ -13,7 +14,7 @@ use uuid::Uuid;
 
 use crate::{
     config::Settings,
-    http::{metrics::Metrics, ratelimit::RateLimiter, streams::StreamSlots},
+    http::{gate::Gate, metrics::Metrics, ratelimit::RateLimiter, streams::StreamSlots},
     tokens::JwtKeys,
 };
 
@@ -24,6 +25,9 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub metrics: Arc<Metrics>,
     pub limiter: RateLimiter,
+    /// Bounds the password hashes running at once, so a flood of logins or
+    /// resets cannot take every core and all the memory.
+    pub hashing: Gate,
     /// Event ids whose counts just changed (a check-in, a registration), for
     /// the live dashboards of this process. Other processes' changes reach
     /// a dashboard through its event's one-second poll.
@@ -79,6 +83,10 @@ impl AppState {
         Self {
             jwt: JwtKeys::new(&settings.auth),
             limiter: RateLimiter::new(settings.rate_limit.auth_per_minute),
+            hashing: Gate::new(
+                settings.auth.max_concurrent_hashes,
+                Duration::from_millis(settings.auth.hash_wait_ms),
+            ),
             metrics: Arc::new(Metrics::default()),
             live: tokio::sync::broadcast::channel(1024).0,
             feeds: Feeds::default(),

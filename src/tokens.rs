@@ -92,6 +92,8 @@ mod tests {
             verify_email_ttl_hours: 48,
             password_reset_ttl_hours: 2,
             invitation_ttl_days: 7,
+            max_concurrent_hashes: 0,
+            hash_wait_ms: 2000,
         }
     }
 

@@ -9,6 +9,7 @@ mod m20261126_000003_create_events;
 mod m20261127_000004_create_checkins;
 mod m20261127_000005_create_intents;
 mod m20261127_120000_fence_notifications;
+mod m20261127_130000_add_tokens_valid_after;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_create_checkins::Migration),
             Box::new(m20261127_000005_create_intents::Migration),
             Box::new(m20261127_120000_fence_notifications::Migration),
+            Box::new(m20261127_130000_add_tokens_valid_after::Migration),
         ]
     }
 }

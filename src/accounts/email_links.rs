@@ -48,33 +48,46 @@ pub(super) async fn new_action_token<C: ConnectionTrait>(
     Ok(token)
 }
 
-/// Marks a single-use token used, exactly once, and gives its user.
-async fn redeem_action_token<C: ConnectionTrait>(
+/// The unused, unexpired single-use token for this purpose, or 422
+/// `invalid_token`. One indexed read: callers look a token up before any
+/// costly work, so a made-up token costs next to nothing.
+async fn find_action_token<C: ConnectionTrait>(
     conn: &C,
     token: &str,
     purpose: Purpose,
-) -> Result<Uuid, ApiError> {
+) -> Result<action_tokens::Model, ApiError> {
     use action_tokens::Column as C;
-    let now = db::now();
     let row = action_tokens::Entity::find()
         .filter(C::TokenHash.eq(hash_token(token.trim())))
         .filter(C::Purpose.eq(purpose))
         .one(conn)
         .await?
         .ok_or_else(bad_link)?;
-    if row.used_at.is_some() || row.expires_at <= now {
+    if row.used_at.is_some() || row.expires_at <= db::now() {
         return Err(bad_link());
     }
+    Ok(row)
+}
+
+/// Marks a token that [`find_action_token`] gave used, exactly once: of two
+/// requests with one link, one wins and the other is 422 `invalid_token`.
+async fn redeem_action_token<C: ConnectionTrait>(
+    conn: &C,
+    row: &action_tokens::Model,
+) -> Result<(), ApiError> {
+    use action_tokens::Column as C;
+    let now = db::now();
     let updated = action_tokens::Entity::update_many()
         .col_expr(C::UsedAt, Expr::value(Some(now)))
         .filter(C::Id.eq(row.id))
         .filter(C::UsedAt.is_null())
+        .filter(C::ExpiresAt.gt(now))
         .exec(conn)
         .await?;
     if updated.rows_affected != 1 {
         return Err(bad_link());
     }
-    Ok(row.user_id)
+    Ok(())
 }
 
 /// Emails a new account the link that proves its address.
@@ -100,7 +113,9 @@ pub(super) async fn enqueue_verification<C: ConnectionTrait>(
 /// Marks the address of the link's account verified.
 pub async fn verify_email(state: &AppState, input: TokenRequest) -> Result<(), ApiError> {
     let txn = db::begin_write(&state.db).await?;
-    let user_id = redeem_action_token(&txn, &input.token, Purpose::VerifyEmail).await?;
+    let link = find_action_token(&txn, &input.token, Purpose::VerifyEmail).await?;
+    redeem_action_token(&txn, &link).await?;
+    let user_id = link.user_id;
     users::Entity::update_many()
         .col_expr(users::Column::EmailVerifiedAt, Expr::value(Some(db::now())))
         .filter(users::Column::Id.eq(user_id))
@@ -145,16 +160,20 @@ pub async fn request_password_reset(
     Ok(())
 }
 
-/// Sets a new password from a reset link and signs out every session.
+/// Sets a new password from a reset link, makes the account's other reset
+/// links useless and signs out every session.
 pub async fn confirm_password_reset(
     state: &AppState,
     input: PasswordResetConfirm,
 ) -> Result<(), ApiError> {
     let password = Password::parse("new_password", &input.new_password)
         .map_err(|e| ApiError::Validation(vec![e]))?;
-    let hash = password::hash(password).await?;
+    // The link first: a made-up token must not cost a password hash.
+    let link = find_action_token(&state.db, &input.token, Purpose::PasswordReset).await?;
+    let hash = password::hash(&state.hashing, password).await?;
     let txn = db::begin_write(&state.db).await?;
-    let user_id = redeem_action_token(&txn, &input.token, Purpose::PasswordReset).await?;
+    redeem_action_token(&txn, &link).await?;
+    let user_id = link.user_id;
     let now = db::now();
     let user = users::Entity::find_by_id(user_id)
         .one(&txn)
@@ -167,6 +186,15 @@ pub async fn confirm_password_reset(
     user.email_verified_at = Set(Some(verified));
     user.updated_at = Set(now);
     user.update(&txn).await?;
+    // Every other reset link of the account dies with this one: whoever
+    // else got one of those mails cannot set the password again.
+    action_tokens::Entity::update_many()
+        .col_expr(action_tokens::Column::UsedAt, Expr::value(Some(now)))
+        .filter(action_tokens::Column::UserId.eq(user_id))
+        .filter(action_tokens::Column::Purpose.eq(Purpose::PasswordReset))
+        .filter(action_tokens::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
     revoke_all_of(&txn, user_id, now).await?;
     txn.commit().await?;
     Ok(())

@@ -110,22 +110,24 @@ pub async fn accept_invitation(
     let (Some(password), Some(full_name)) = (password, full_name) else {
         unreachable!("FieldErrors::finish returned early on every missing value")
     };
-    let hash = password::hash(password).await?;
-    let txn = db::begin_write(&state.db).await?;
     use invitations::Column as C;
+    // The invitation first: a made-up token must not cost a password hash.
     let invitation = invitations::Entity::find()
         .filter(C::TokenHash.eq(hash_token(input.token.trim())))
-        .one(&txn)
+        .one(&state.db)
         .await?
         .ok_or_else(bad_link)?;
-    let now = db::now();
-    if invitation.accepted_at.is_some() || invitation.expires_at <= now {
+    if invitation.accepted_at.is_some() || invitation.expires_at <= db::now() {
         return Err(bad_link());
     }
+    let hash = password::hash(&state.hashing, password).await?;
+    let txn = db::begin_write(&state.db).await?;
+    let now = db::now();
     let marked = invitations::Entity::update_many()
         .col_expr(C::AcceptedAt, Expr::value(Some(now)))
         .filter(C::Id.eq(invitation.id))
         .filter(C::AcceptedAt.is_null())
+        .filter(C::ExpiresAt.gt(now))
         .exec(&txn)
         .await?;
     if marked.rows_affected != 1 {

@@ -1,14 +1,29 @@
-//! argon2id password hashing, always off the async runtime.
+//! argon2id password hashing, always off the async runtime. A request
+//! hashes only while it holds one of the process's hashing permits
+//! (`AppState::hashing`): each hash takes a core and ~19 MiB, so an unbounded
+//! number at once would starve every other request.
 
 use argon2::{
     Argon2,
     password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
 };
 
-use crate::{domain::Password, http::error::ApiError};
+use crate::{
+    domain::Password,
+    http::{error::ApiError, gate::Gate},
+};
 
-/// Hashes on the blocking pool, never on an actix worker thread.
-pub async fn hash(password: Password) -> Result<String, ApiError> {
+/// Hashes for a request, holding a permit of `gate` (503 `busy` if none
+/// comes in time).
+pub async fn hash(gate: &Gate, password: Password) -> Result<String, ApiError> {
+    let _permit = gate.enter().await?;
+    hash_ungated(password).await
+}
+
+/// Hashes on the blocking pool, never on an actix worker thread, without a
+/// permit: for the command line (create-admin, seed-demo), which hashes once
+/// per run.
+pub async fn hash_ungated(password: Password) -> Result<String, ApiError> {
     actix_web::web::block(move || {
         Argon2::default()
             .hash_password(password.expose().as_bytes())
@@ -18,9 +33,15 @@ pub async fn hash(password: Password) -> Result<String, ApiError> {
     .await?
 }
 
-/// Checks a password against a stored hash on the blocking pool. A missing
-/// hash (an account that never set a password) never matches.
-pub async fn verify(password: String, stored: Option<String>) -> Result<bool, ApiError> {
+/// Checks a password against a stored hash on the blocking pool, holding a
+/// permit of `gate`. A missing hash (an account that never set a password)
+/// never matches.
+pub async fn verify(
+    gate: &Gate,
+    password: String,
+    stored: Option<String>,
+) -> Result<bool, ApiError> {
+    let _permit = gate.enter().await?;
     actix_web::web::block(move || {
         let Some(stored) = stored else {
             // Spend comparable time so that timing does not tell which accounts exist.

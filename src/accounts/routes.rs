@@ -43,7 +43,8 @@ fn limit(state: &AppState, req: &HttpRequest, group: &'static str) -> Result<(),
 /// signup with the same address is 409 `email_taken`, which makes retries safe.
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "accounts", request_body = SignupRequest,
     responses((status = 201, body = AuthResponse), (status = 409, body = Problem, description = "email_taken"),
-        (status = 422, body = Problem), (status = 429, body = Problem)))]
+        (status = 422, body = Problem), (status = 429, body = Problem),
+        (status = 503, body = Problem, description = "busy")))]
 pub async fn signup(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -57,7 +58,8 @@ pub async fn signup(
 /// Sign in with email and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LoginRequest,
     responses((status = 200, body = AuthResponse), (status = 401, body = Problem, description = "invalid_credentials, account_disabled"),
-        (status = 429, body = Problem)))]
+        (status = 429, body = Problem),
+        (status = 503, body = Problem, description = "busy")))]
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -71,33 +73,41 @@ pub async fn login(
 /// Exchange a refresh token for a new pair. Each refresh token works once.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "accounts", request_body = RefreshRequest,
     responses((status = 200, body = AuthResponse),
-        (status = 401, body = Problem, description = "invalid_refresh_token, refresh_token_reused, refresh_token_expired")))]
+        (status = 401, body = Problem, description = "invalid_refresh_token, refresh_token_reused, refresh_token_expired"),
+        (status = 429, body = Problem)))]
 pub async fn refresh(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    limit(&state, &req, "refresh")?;
     let session = sessions::refresh(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Ok().json(session))
 }
 
 /// End the session of a refresh token.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts", request_body = RefreshRequest,
-    responses((status = 204)))]
+    responses((status = 204), (status = 429, body = Problem)))]
 pub async fn logout(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    limit(&state, &req, "logout")?;
     sessions::logout(&state, body.into_inner()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Confirm an email address with the token from the verification email.
 #[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "accounts", request_body = TokenRequest,
-    responses((status = 204), (status = 422, body = Problem, description = "invalid_token")))]
+    responses((status = 204), (status = 422, body = Problem, description = "invalid_token"),
+        (status = 429, body = Problem)))]
 pub async fn verify_email(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    limit(&state, &req, "verify_email")?;
     email_links::verify_email(&state, body.into_inner()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -117,11 +127,15 @@ pub async fn password_reset(
 
 /// Set a new password with the token from the reset email.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "accounts", request_body = PasswordResetConfirm,
-    responses((status = 204), (status = 422, body = Problem, description = "invalid_token or a weak password")))]
+    responses((status = 204), (status = 422, body = Problem, description = "invalid_token or a weak password"),
+        (status = 429, body = Problem),
+        (status = 503, body = Problem, description = "busy")))]
 pub async fn password_reset_confirm(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: Json<PasswordResetConfirm>,
 ) -> Result<HttpResponse, ApiError> {
+    limit(&state, &req, "password_reset_confirm")?;
     email_links::confirm_password_reset(&state, body.into_inner()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -129,11 +143,15 @@ pub async fn password_reset_confirm(
 /// Create a recruiter or organiser account from an invitation.
 #[utoipa::path(post, path = "/api/v1/auth/accept-invitation", tag = "accounts", request_body = AcceptInvitationRequest,
     responses((status = 201, body = AuthResponse), (status = 409, body = Problem, description = "email_taken"),
-        (status = 422, body = Problem, description = "invalid_token or invalid fields")))]
+        (status = 422, body = Problem, description = "invalid_token or invalid fields"),
+        (status = 429, body = Problem),
+        (status = 503, body = Problem, description = "busy")))]
 pub async fn accept_invitation(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: Json<AcceptInvitationRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    limit(&state, &req, "accept_invitation")?;
     let session = invitations::accept_invitation(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Created().json(session))
 }

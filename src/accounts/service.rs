@@ -65,6 +65,7 @@ pub(super) fn new_user(
         referred_by: Set(None),
         email_verified_at: Set(None),
         disabled_at: Set(None),
+        tokens_valid_after: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -138,7 +139,7 @@ pub async fn signup(state: &AppState, input: SignupRequest) -> Result<AuthRespon
         unreachable!("FieldErrors::finish returned early on every missing value")
     };
 
-    let password_hash = password::hash(password).await?;
+    let password_hash = password::hash(&state.hashing, password).await?;
     let txn = db::begin_write(&state.db).await?;
     let referred_by = match referral {
         None => None,
@@ -301,7 +302,9 @@ pub async fn ensure_admin(
             role: user.role,
         });
     }
-    let hash = password::hash(password).await.map_err(|e| e.to_string())?;
+    let hash = password::hash_ungated(password)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut user = new_user(
         email.as_str().to_owned(),
         Some(hash),

@@ -1,7 +1,7 @@
 //! Sessions: an access token with a rotating refresh token. Login starts a
 //! rotation family, refresh moves it on, logout or a reused token ends it.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::Expr,
 };
@@ -57,7 +57,7 @@ pub async fn login(state: &AppState, input: LoginRequest) -> Result<AuthResponse
         .one(&state.db)
         .await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    if !password::verify(input.password, stored).await? {
+    if !password::verify(&state.hashing, input.password, stored).await? {
         return Err(invalid());
     }
     let user = user.ok_or_else(invalid)?;
@@ -156,12 +156,21 @@ pub async fn logout(state: &AppState, input: RefreshRequest) -> Result<(), ApiEr
     Ok(())
 }
 
-/// Signs a user out everywhere: every live refresh token of every family.
+/// Signs a user out everywhere: every live refresh token of every family,
+/// and every access token issued before this second (the auth extractor
+/// compares `iat`, which is whole seconds; cutting `at` down to the second
+/// keeps a token issued right after this, in the same second, good).
 pub(super) async fn revoke_all_of<C: ConnectionTrait>(
     conn: &C,
     user_id: Uuid,
     at: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    let cutoff = at.duration_trunc(TimeDelta::seconds(1)).unwrap_or(at);
+    users::Entity::update_many()
+        .col_expr(users::Column::TokensValidAfter, Expr::value(Some(cutoff)))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(conn)
+        .await?;
     refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Some(at)))
         .filter(refresh_tokens::Column::UserId.eq(user_id))

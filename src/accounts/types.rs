@@ -1,5 +1,7 @@
 //! Request and response bodies of the accounts routes.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -7,7 +9,17 @@ use uuid::Uuid;
 
 use crate::entities::users::{self, Degree, Role};
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+/// Stands for a password or a token in `Debug` output, so a body that is
+/// logged or shown in a panic never carries the secret.
+struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct SignupRequest {
     pub email: String,
     pub password: String,
@@ -20,20 +32,61 @@ pub struct SignupRequest {
     pub referral_code: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+impl fmt::Debug for SignupRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignupRequest")
+            .field("email", &self.email)
+            .field("password", &Redacted)
+            .field("full_name", &self.full_name)
+            .field("phone", &self.phone)
+            .field("university", &self.university)
+            .field("major", &self.major)
+            .field("degree", &self.degree)
+            .field("graduation_year", &self.graduation_year)
+            .field("referral_code", &self.referral_code)
+            .finish()
+    }
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+impl fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("email", &self.email)
+            .field("password", &Redacted)
+            .finish()
+    }
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+impl fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshRequest")
+            .field("refresh_token", &Redacted)
+            .finish()
+    }
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct TokenRequest {
     pub token: String,
+}
+
+impl fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("token", &Redacted)
+            .finish()
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -41,10 +94,19 @@ pub struct PasswordResetRequest {
     pub email: String,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct PasswordResetConfirm {
     pub token: String,
     pub new_password: String,
+}
+
+impl fmt::Debug for PasswordResetConfirm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordResetConfirm")
+            .field("token", &Redacted)
+            .field("new_password", &Redacted)
+            .finish()
+    }
 }
 
 /// Profile changes; absent fields stay as they are, `""` clears `phone`.
@@ -93,11 +155,21 @@ pub struct InvitationView {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct AcceptInvitationRequest {
     pub token: String,
     pub password: String,
     pub full_name: String,
+}
+
+impl fmt::Debug for AcceptInvitationRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcceptInvitationRequest")
+            .field("token", &Redacted)
+            .field("password", &Redacted)
+            .field("full_name", &self.full_name)
+            .finish()
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -158,7 +230,7 @@ impl From<users::Model> for UserView {
 }
 
 /// A new session: a short-lived access token and a rotating refresh token.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct AuthResponse {
     pub user: UserView,
     pub access_token: String,
@@ -166,4 +238,83 @@ pub struct AuthResponse {
     /// Seconds until the access token expires.
     pub expires_in: i64,
     pub token_type: String,
+}
+
+impl fmt::Debug for AuthResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthResponse")
+            .field("user", &self.user)
+            .field("access_token", &Redacted)
+            .field("refresh_token", &Redacted)
+            .field("expires_in", &self.expires_in)
+            .field("token_type", &self.token_type)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_passwords_and_tokens() {
+        let signup: SignupRequest = serde_json::from_value(serde_json::json!({
+            "email": "li@pku.edu.cn", "password": "secret-pw-1", "full_name": "李雷",
+            "phone": null, "university": "北京大学", "major": "化学", "degree": "master",
+            "graduation_year": 2027, "referral_code": null
+        }))
+        .unwrap();
+        let shown = [
+            format!("{signup:?}"),
+            format!(
+                "{:?}",
+                LoginRequest {
+                    email: "li@pku.edu.cn".into(),
+                    password: "secret-pw-1".into(),
+                }
+            ),
+            format!(
+                "{:#?}",
+                PasswordResetConfirm {
+                    token: "secret-token".into(),
+                    new_password: "secret-pw-1".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                AcceptInvitationRequest {
+                    token: "secret-token".into(),
+                    password: "secret-pw-1".into(),
+                    full_name: "王芳".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                RefreshRequest {
+                    refresh_token: "secret-token".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                TokenRequest {
+                    token: "secret-token".into(),
+                }
+            ),
+        ];
+        for text in shown {
+            assert!(!text.contains("secret"), "a secret shows in {text}");
+            assert!(text.contains("[redacted]"), "{text}");
+        }
+        let login = format!(
+            "{:?}",
+            LoginRequest {
+                email: "li@pku.edu.cn".into(),
+                password: "secret-pw-1".into(),
+            }
+        );
+        assert_eq!(
+            login,
+            r#"LoginRequest { email: "li@pku.edu.cn", password: [redacted] }"#
+        );
+    }
 }

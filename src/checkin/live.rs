@@ -79,7 +79,10 @@ struct Viewer {
     state: web::Data<AppState>,
     event_id: Uuid,
     viewer: Uuid,
-    /// When the viewer's access token expires, ending the stream.
+    /// When the viewer's access token was issued (seconds) and expires: a
+    /// password reset or sign-out everywhere after the one, or the other
+    /// passing, ends the stream.
+    issued_at: i64,
     until: DateTime<Utc>,
     feed: watch::Receiver<Option<Arc<str>>>,
     recheck: tokio::time::Interval,
@@ -98,7 +101,11 @@ impl Viewer {
         else {
             return false;
         };
-        if user.disabled_at.is_some() {
+        if user.disabled_at.is_some()
+            || user
+                .tokens_valid_after
+                .is_some_and(|after| self.issued_at < after.timestamp())
+        {
             return false;
         }
         let caller = Caller::from(user);
@@ -137,12 +144,13 @@ impl Viewer {
 }
 
 /// The event's figures as Server-Sent Events for `viewer`, who may watch it
-/// until `until`: one `stats` message at once, then another within a second
+/// with a token issued at `issued_at` (seconds) until `until`: one `stats` message at once, then another within a second
 /// of every change, and a comment now and then to keep the connection open.
 pub fn stream(
     state: web::Data<AppState>,
     viewer: &Caller,
     event_id: Uuid,
+    issued_at: i64,
     until: DateTime<Utc>,
     slot: StreamSlot,
 ) -> impl Stream<Item = Result<web::Bytes, Infallible>> + 'static {
@@ -159,6 +167,7 @@ pub fn stream(
         state,
         event_id,
         viewer: viewer.id,
+        issued_at,
         until,
         feed,
         recheck,

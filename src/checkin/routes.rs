@@ -150,13 +150,14 @@ pub async fn watch_event_live(
     query: web::Query<LiveQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let token = bearer(&req).or_else(|| query.into_inner().access_token);
-    let until = token
+    let lifetime = token
         .as_deref()
         .and_then(|t| state.jwt.verify(t))
-        .and_then(|claims| DateTime::<Utc>::from_timestamp(claims.exp, 0));
+        .and_then(|claims| Some((claims.iat, DateTime::<Utc>::from_timestamp(claims.exp, 0)?)));
     let caller = authenticate(state.clone(), token).await?;
     let event = door(&state, &caller, id.into_inner()).await?;
-    let until = until.ok_or_else(|| ApiError::internal("a verified token without its expiry"))?;
+    let (issued_at, until) =
+        lifetime.ok_or_else(|| ApiError::internal("a verified token without its times"))?;
     let slot = state.streams.take(caller.id).map_err(|full| {
         tracing::info!(user = %caller.id, ?full, "live stream refused");
         ApiError::RateLimited {
@@ -167,5 +168,7 @@ pub async fn watch_event_live(
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(live::stream(state, &caller, event.id, until, slot)))
+        .streaming(live::stream(
+            state, &caller, event.id, issued_at, until, slot,
+        )))
 }

@@ -21,6 +21,9 @@ pub struct Model {
     pub referred_by: Option<Uuid>,
     pub email_verified_at: Option<DateTimeUtc>,
     pub disabled_at: Option<DateTimeUtc>,
+    /// Access tokens issued before this second are refused (set by a
+    /// password reset, signing out everywhere and disabling).
+    pub tokens_valid_after: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

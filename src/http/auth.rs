@@ -73,6 +73,17 @@ pub async fn authenticate(
             "this account is disabled",
         ));
     }
+    // Signed out everywhere (a password reset, disabling) after this token
+    // was issued. Both are whole seconds: a token of the same second is good.
+    if user
+        .tokens_valid_after
+        .is_some_and(|after| claims.iat < after.timestamp())
+    {
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "the access token was revoked; sign in again",
+        ));
+    }
     Ok(Caller::from(user))
 }
 

@@ -72,6 +72,10 @@ pub enum ApiError {
     /// 429: too many requests from this client; retry after the given seconds.
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
+    /// 503: the server is at its bound for costly work (password hashing);
+    /// retry after the given seconds.
+    #[error("the server is busy; try again shortly")]
+    Busy { retry_after_secs: u64 },
     /// 500: anything unexpected. Logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -129,6 +133,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
             Self::RateLimited { .. } => "rate_limited",
+            Self::Busy { .. } => "busy",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -146,6 +151,7 @@ impl ApiError {
             Self::Validation(_) => "Validation failed",
             Self::Rule { .. } => "Request refused",
             Self::RateLimited { .. } => "Too many requests",
+            Self::Busy { .. } => "Service unavailable",
             Self::Internal(_) => "Internal server error",
         }
     }
@@ -186,6 +192,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) | Self::Rule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -196,7 +203,7 @@ impl ResponseError for ApiError {
         }
         let mut builder = HttpResponse::build(self.status_code());
         builder.content_type("application/problem+json");
-        if let Self::RateLimited { retry_after_secs } = self {
+        if let Self::RateLimited { retry_after_secs } | Self::Busy { retry_after_secs } = self {
             builder.insert_header(("Retry-After", retry_after_secs.to_string()));
         }
         if let Self::Unauthorized { .. } = self {

@@ -1,9 +1,11 @@
 //! What every route shares: errors, JSON bodies, auth extractors,
-//! pagination, idempotency keys, rate limits, request ids and metrics.
+//! pagination, idempotency keys, rate limits, the gate on costly work,
+//! request ids and metrics.
 
 pub mod auth;
 pub mod error;
 pub mod export;
+pub mod gate;
 pub mod idempotency;
 pub mod json;
 pub mod metrics;

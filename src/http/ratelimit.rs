@@ -1,7 +1,7 @@
 //! A per-client token bucket for the endpoints that attackers hammer (login,
-//! signup, password reset, every route that consumes a token). In memory,
-//! per process. Clients are told apart by an address they cannot choose:
-//! see [`client_ip`].
+//! signup, password reset, and every route that consumes a token, where
+//! guessing is the attack). In memory, per process. Clients are told apart
+//! by an address they cannot choose: see [`client_ip`].
 
 use std::{
     collections::HashMap,

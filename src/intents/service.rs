@@ -109,23 +109,34 @@ async fn tell_signed<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Has the candidate registered for (or been admitted to) an event that
-/// the employer takes part in?
+/// Has the candidate met the employer: a confirmed registration for, or a
+/// check-in at, an event the employer takes part in? A waitlisted or
+/// cancelled registration is only a wish to come, not a meeting.
 async fn has_met(
     db_conn: &DatabaseConnection,
     candidate: Uuid,
     employer: Uuid,
 ) -> Result<bool, ApiError> {
-    use crate::entities::registrations;
-    use sea_orm::sea_query::Query;
+    use crate::entities::registrations::{self, RegistrationStatus};
+    use sea_orm::{Condition, sea_query::Query};
     let events_of_employer = Query::select()
         .column(event_employers::Column::EventId)
         .from(event_employers::Entity)
         .and_where(event_employers::Column::EmployerId.eq(employer))
         .to_owned();
+    let admitted = Query::select()
+        .column(checkins::Column::RegistrationId)
+        .from(checkins::Entity)
+        .and_where(checkins::Column::UserId.eq(candidate))
+        .to_owned();
     Ok(registrations::Entity::find()
         .filter(registrations::Column::UserId.eq(candidate))
         .filter(registrations::Column::EventId.in_subquery(events_of_employer))
+        .filter(
+            Condition::any()
+                .add(registrations::Column::Status.eq(RegistrationStatus::Confirmed))
+                .add(registrations::Column::Id.in_subquery(admitted)),
+        )
         .one(db_conn)
         .await?
         .is_some())
@@ -172,7 +183,7 @@ pub async fn create_intent(
         errors.take::<()>(Err(FieldError::new(
             "candidate_id",
             "not_met",
-            "the candidate has not registered for an event your employer takes part in",
+            "the candidate has no confirmed seat at, or check-in to, an event your employer takes part in",
         )));
     }
     if employers::Entity::find_by_id(employer_id)

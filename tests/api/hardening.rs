@@ -1,10 +1,13 @@
 //! Regressions for the holes a hostile reading of the API found: each test
 //! fails on the code before its fix.
 
+use std::time::{Duration, Instant};
+
 use awc::http::StatusCode;
+use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::helpers::{CREDIT_CODES, spawn_app};
+use crate::helpers::{CREDIT_CODES, PASSWORD, Reply, spawn_app, spawn_app_with};
 
 /// A 200-character employer name and a 200-character position title make a
 /// "signed" subject longer than the outbox's subject column: signing must
@@ -406,4 +409,303 @@ async fn a_live_stream_ends_with_its_token() {
     .await;
     assert!(ended.is_ok(), "the stream outlived its token");
     assert_eq!(app.state.streams.running(), 0);
+}
+
+/// A student who registered for an employer's event and then cancelled
+/// never came: the employer's recruiter may not record an intent for them
+/// (which would show it the student's profile and could email them).
+#[actix_web::test]
+async fn a_cancelled_registration_does_not_count_as_met() {
+    let app = spawn_app().await;
+    let organiser = app.organiser().await;
+    let employer = app.employer(&organiser, CREDIT_CODES[0]).await;
+    let (recruiter, _) = app.invited(&organiser, "recruiter", Some(&employer)).await;
+    let event = app
+        .published_event(&organiser, json!({"employer_ids": [employer]}))
+        .await;
+    let student = app.student("master", 2027).await;
+    let registered = app.register(&event, &student.token).await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.body
+    );
+    let cancelled = app
+        .post(
+            &format!(
+                "/api/v1/registrations/{}/cancel",
+                registered.body["id"].as_str().unwrap()
+            ),
+            Some(&student.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+
+    let reply = app
+        .post(
+            "/api/v1/intents",
+            Some(&recruiter),
+            &json!({"candidate_id": student.id}),
+        )
+        .await;
+    reply.assert_problem(422, "validation_failed");
+    assert_eq!(reply.error_fields(), ["candidate_id"], "{}", reply.body);
+    assert_eq!(reply.body["errors"][0]["code"], "not_met", "{}", reply.body);
+    assert_eq!(app.count("intents").await, 0);
+}
+
+/// Every route that takes a token from an email or a session is limited per
+/// client address, like login: 25 tries with made-up tokens from one address
+/// meet 429 `rate_limited` with a `Retry-After`, each route on its own budget.
+#[actix_web::test]
+async fn routes_that_consume_a_token_are_rate_limited() {
+    let app = spawn_app_with(|s| s.rate_limit.auth_per_minute = 20).await;
+    let bogus = "A".repeat(43);
+    let routes = [
+        ("/api/v1/auth/refresh", json!({"refresh_token": bogus})),
+        ("/api/v1/auth/logout", json!({"refresh_token": bogus})),
+        ("/api/v1/auth/verify-email", json!({"token": bogus})),
+        (
+            "/api/v1/auth/password-reset/confirm",
+            json!({"token": bogus, "new_password": "newpassword9"}),
+        ),
+        (
+            "/api/v1/auth/accept-invitation",
+            json!({"token": bogus, "password": "newpassword9", "full_name": "王芳"}),
+        ),
+    ];
+    for (path, body) in routes {
+        let mut limited = 0;
+        for _ in 0..25 {
+            let reply = app.post(path, None, &body).await;
+            if reply.status == StatusCode::TOO_MANY_REQUESTS {
+                reply.assert_problem(429, "rate_limited");
+                assert!(reply.header("retry-after").is_some(), "{path}: Retry-After");
+                limited += 1;
+            }
+        }
+        assert!(limited > 0, "{path}: none of 25 was limited");
+    }
+}
+
+/// A flood of reset confirmations with made-up tokens spends no password
+/// hashes (the token is looked up first), so a student's login in the middle
+/// of it still answers within a second.
+#[actix_web::test]
+async fn a_flood_of_bogus_reset_confirms_does_not_starve_login() {
+    let app = spawn_app().await;
+    app.candidate("flood@pku.edu.cn").await;
+    let flood = join_all((0..100).map(|i| {
+        app.post_owned(
+            "/api/v1/auth/password-reset/confirm",
+            json!({"token": format!("{i:A>43}"), "new_password": "newpassword9"}),
+        )
+    }));
+    // Its own client, so it does not wait for one of the flood's connections.
+    let client = awc::Client::default();
+    let login = async {
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let res = client
+            .post(app.url("/api/v1/auth/login"))
+            .send_json(&json!({"email": "flood@pku.edu.cn", "password": PASSWORD}))
+            .await
+            .expect("login");
+        let reply = Reply::read(res).await;
+        (reply, started.elapsed())
+    };
+    let (replies, (login, took)) = tokio::join!(flood, login);
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert!(
+        took < Duration::from_secs(1),
+        "login took {took:?} during the flood"
+    );
+    for reply in replies {
+        reply.assert_problem(422, "invalid_token");
+    }
+}
+
+/// A made-up token is refused before any password is hashed, on both routes
+/// that set a password from a link: with one hashing slot and no patience,
+/// twenty at once are all 422 `invalid_token`, none 503 `busy`.
+#[actix_web::test]
+async fn made_up_link_tokens_spend_no_password_hash() {
+    let app = spawn_app_with(|s| {
+        s.auth.max_concurrent_hashes = 1;
+        s.auth.hash_wait_ms = 1;
+    })
+    .await;
+    for (path, field) in [
+        ("/api/v1/auth/password-reset/confirm", "new_password"),
+        ("/api/v1/auth/accept-invitation", "password"),
+    ] {
+        let replies = join_all((0..20).map(|i| {
+            app.post_owned(
+                path,
+                json!({"token": format!("{i:B>43}"), field: "newpassword9", "full_name": "王芳"}),
+            )
+        }))
+        .await;
+        for reply in replies {
+            assert_eq!(
+                reply.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path}: {}",
+                reply.body
+            );
+            reply.assert_problem(422, "invalid_token");
+        }
+    }
+}
+
+/// Password hashes are bounded process-wide: with one slot and no patience,
+/// a burst of logins gets 503 `busy` with a `Retry-After` instead of queueing
+/// without end, and the server answers normally afterwards.
+#[actix_web::test]
+async fn hashing_past_its_bound_answers_busy() {
+    let app = spawn_app_with(|s| {
+        s.auth.max_concurrent_hashes = 1;
+        s.auth.hash_wait_ms = 1;
+    })
+    .await;
+    let replies = join_all((0..20).map(|i| {
+        app.post_owned(
+            "/api/v1/auth/login",
+            json!({"email": format!("ghost{i}@pku.edu.cn"), "password": PASSWORD}),
+        )
+    }))
+    .await;
+    let mut busy = 0;
+    for reply in &replies {
+        if reply.status == StatusCode::SERVICE_UNAVAILABLE {
+            reply.assert_problem(503, "busy");
+            assert_eq!(reply.header("retry-after"), Some("1"));
+            busy += 1;
+        } else {
+            reply.assert_problem(401, "invalid_credentials");
+        }
+    }
+    assert!(busy > 0, "none of 20 logins at once was turned away");
+    assert!(busy < 20, "every login was turned away");
+}
+
+/// Asks for a reset link for `email` and gives the token of mail number `n`.
+async fn reset_link(app: &crate::helpers::TestApp, email: &str, n: usize) -> String {
+    let asked = app
+        .post(
+            "/api/v1/auth/password-reset",
+            None,
+            &json!({"email": email}),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    app.sink
+        .wait_for(email, n)
+        .await
+        .token_for("/reset-password")
+}
+
+/// Two reset links were asked for; once one of them set a password, the
+/// other is dead too, or whoever also got it (a shared inbox, a leaked
+/// mail) could set the password again behind the owner's back.
+#[actix_web::test]
+async fn a_successful_reset_kills_the_other_reset_links() {
+    let app = spawn_app().await;
+    app.candidate("liu@pku.edu.cn").await;
+    app.sink.wait_for("liu@pku.edu.cn", 1).await;
+    let first = reset_link(&app, "liu@pku.edu.cn", 2).await;
+    let second = reset_link(&app, "liu@pku.edu.cn", 3).await;
+    let done = app
+        .post(
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            &json!({"token": first, "new_password": "newpassword9"}),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    app.post(
+        "/api/v1/auth/password-reset/confirm",
+        None,
+        &json!({"token": second, "new_password": "otherpassword9"}),
+    )
+    .await
+    .assert_problem(422, "invalid_token");
+    assert_eq!(
+        app.login("liu@pku.edu.cn", "newpassword9").await.status,
+        StatusCode::OK,
+        "the first reset's password stands"
+    );
+}
+
+/// Waits until the clock is in a later whole second than now, so an access
+/// token issued before the wait has an earlier `iat` (whole seconds) than
+/// anything that happens after it.
+async fn next_second() {
+    let now = chrono::Utc::now().timestamp();
+    while chrono::Utc::now().timestamp() <= now {
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A password reset signs out everywhere at once: an access token issued
+/// before it is 401 `invalid_token` right after it, not up to 15 minutes
+/// later; the login that follows the reset (in the same second) works.
+#[actix_web::test]
+async fn a_password_reset_ends_access_tokens_issued_before_it() {
+    let app = spawn_app().await;
+    let (before, _) = app.candidate("sun@pku.edu.cn").await;
+    app.sink.wait_for("sun@pku.edu.cn", 1).await;
+    let link = reset_link(&app, "sun@pku.edu.cn", 2).await;
+    assert_eq!(
+        app.get("/api/v1/me", Some(&before)).await.status,
+        StatusCode::OK
+    );
+    next_second().await;
+    let done = app
+        .post(
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            &json!({"token": link, "new_password": "newpassword9"}),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    app.get("/api/v1/me", Some(&before))
+        .await
+        .assert_problem(401, "invalid_token");
+
+    let login = app.login("sun@pku.edu.cn", "newpassword9").await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let after = login.body["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.get("/api/v1/me", Some(after)).await.status,
+        StatusCode::OK,
+        "a token issued after the reset works"
+    );
+}
+
+/// Disabling an account ends its access tokens for good: enabling it again
+/// does not bring a token issued before the disabling back to life.
+#[actix_web::test]
+async fn disabling_ends_access_tokens_even_after_enabling_again() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let (before, signup) = app.candidate("qian@pku.edu.cn").await;
+    let path = format!("/api/v1/users/{}", signup["user"]["id"].as_str().unwrap());
+    next_second().await;
+    for disabled in [true, false] {
+        let reply = app
+            .patch(&path, Some(&admin), &json!({"disabled": disabled}))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    app.get("/api/v1/me", Some(&before))
+        .await
+        .assert_problem(401, "invalid_token");
+    let again = app.token_of("qian@pku.edu.cn").await;
+    assert_eq!(
+        app.get("/api/v1/me", Some(&again)).await.status,
+        StatusCode::OK
+    );
 }
