@@ -1,7 +1,7 @@
 //! Builds the application: shared state, middleware, routes; runs the HTTP
 //! server and, unless configured apart, the mail worker beside it.
 
-use std::net::TcpListener;
+use std::{net::TcpListener, time::Duration};
 
 use actix_cors::Cors;
 use actix_web::{
@@ -9,7 +9,7 @@ use actix_web::{
     body::BoxBody,
     dev::{Server, ServiceResponse},
     error::{PathError, QueryPayloadError},
-    http::{StatusCode, header},
+    http::{KeepAlive, StatusCode, header},
     middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn},
     web,
 };
@@ -59,6 +59,7 @@ impl Application {
             TcpListener::bind(&address).map_err(|e| format!("cannot listen on {address}: {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let workers = settings.server.workers;
+        let server_settings = settings.server.clone();
         let state = web::Data::new(AppState::new(conn, settings));
         let shared = state.clone();
         let openapi = ApiDoc::openapi();
@@ -98,9 +99,15 @@ impl Application {
                 .route("/docs", web::get().to(docs_redirect))
                 .default_service(web::to(not_found))
         })
+        .client_request_timeout(Duration::from_millis(
+            server_settings.client_request_timeout_ms,
+        ))
+        .keep_alive(KeepAlive::Timeout(Duration::from_secs(
+            server_settings.keep_alive_secs.max(1),
+        )))
+        .shutdown_timeout(server_settings.shutdown_timeout_secs)
         .listen(listener)
-        .map_err(|e| e.to_string())?
-        .shutdown_timeout(10);
+        .map_err(|e| e.to_string())?;
         if workers > 0 {
             server = server.workers(workers);
         }

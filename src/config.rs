@@ -55,6 +55,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub rate_limit: RateLimitSettings,
     pub live: LiveSettings,
+    pub registration: RegistrationSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,6 +64,13 @@ pub struct ServerSettings {
     pub port: u16,
     pub workers: usize,
     pub run_worker: bool,
+    /// How long a client has to send a request's head (line and headers);
+    /// a slower one is answered 408 and closed, so it cannot hold a worker.
+    pub client_request_timeout_ms: u64,
+    /// How long an idle keep-alive connection stays open.
+    pub keep_alive_secs: u64,
+    /// How long in-flight requests may run on after SIGTERM or SIGINT.
+    pub shutdown_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,6 +78,9 @@ pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
     pub sqlite_busy_timeout_secs: u64,
+    /// How long a request waits for a connection (or for the database to
+    /// answer a new one) before it is 503 `database_unavailable`.
+    pub acquire_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -132,6 +143,13 @@ pub struct HttpSettings {
     pub trusted_proxies: usize,
     /// The header those proxies write: `x-forwarded-for` or `forwarded`.
     pub forwarded_header: ForwardedHeader,
+}
+
+/// Rules for students registering for events.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegistrationSettings {
+    /// A student must have confirmed their email address before registering.
+    pub require_verified_email: bool,
 }
 
 /// Bounds on the live dashboards' streams.

@@ -19,8 +19,8 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(settings.max_connections.max(1))
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
+        .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
         if let Some(dir) = sqlite_file(url).and_then(|p| p.parent().map(|d| d.to_path_buf()))

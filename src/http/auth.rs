@@ -26,6 +26,8 @@ pub struct Caller {
     /// A student's profile, which decides what events admit it.
     pub degree: Option<Degree>,
     pub graduation_year: Option<i32>,
+    /// Whether the user confirmed their email address.
+    pub email_verified: bool,
 }
 
 impl From<users::Model> for Caller {
@@ -38,6 +40,7 @@ impl From<users::Model> for Caller {
             full_name: user.full_name,
             degree: user.degree,
             graduation_year: user.graduation_year,
+            email_verified: user.email_verified_at.is_some(),
         }
     }
 }

@@ -41,6 +41,9 @@ pub enum ApiError {
     /// 403: authenticated, but this role or this caller may not do it.
     #[error("{0}")]
     Forbidden(String),
+    /// 403 with a code of its own (e.g. `email_not_verified`).
+    #[error("{detail}")]
+    Denied { code: &'static str, detail: String },
     /// 404: unknown, or not visible to this caller.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -72,10 +75,15 @@ pub enum ApiError {
     /// 429: too many requests from this client; retry after the given seconds.
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
-    /// 503: the server is at its bound for costly work (password hashing);
-    /// retry after the given seconds.
-    #[error("the server is busy; try again shortly")]
-    Busy { retry_after_secs: u64 },
+    /// 503: the server cannot do it now, and says when to try again:
+    /// `busy` at its bound for costly work (password hashing),
+    /// `database_unavailable` while the database does not answer.
+    #[error("{detail}")]
+    Unavailable {
+        code: &'static str,
+        detail: String,
+        retry_after_secs: u64,
+    },
     /// 500: anything unexpected. Logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -84,6 +92,24 @@ pub enum ApiError {
 impl ApiError {
     pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    /// 503 `busy`: the server is at its bound for costly work.
+    pub fn busy(retry_after_secs: u64) -> Self {
+        Self::Unavailable {
+            code: "busy",
+            detail: "the server is busy; try again shortly".into(),
+            retry_after_secs,
+        }
+    }
+
+    /// 503 `database_unavailable`: the database does not answer.
+    pub fn database_unavailable() -> Self {
+        Self::Unavailable {
+            code: "database_unavailable",
+            detail: "the database does not answer; try again shortly".into(),
+            retry_after_secs: 2,
+        }
     }
 
     pub fn rule(code: &'static str, detail: impl Into<String>) -> Self {
@@ -125,7 +151,9 @@ impl ApiError {
             | Self::Unauthorized { code, .. }
             | Self::Conflict { code, .. }
             | Self::Rule { code, .. }
-            | Self::Unknown { code, .. } => code,
+            | Self::Unknown { code, .. }
+            | Self::Denied { code, .. }
+            | Self::Unavailable { code, .. } => code,
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
@@ -133,7 +161,6 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
             Self::RateLimited { .. } => "rate_limited",
-            Self::Busy { .. } => "busy",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -142,7 +169,7 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => "Bad request",
             Self::Unauthorized { .. } => "Unauthorized",
-            Self::Forbidden(_) => "Forbidden",
+            Self::Forbidden(_) | Self::Denied { .. } => "Forbidden",
             Self::NotFound(_) | Self::Unknown { .. } => "Not found",
             Self::MethodNotAllowed(_) => "Method not allowed",
             Self::Conflict { .. } => "Conflict",
@@ -151,7 +178,7 @@ impl ApiError {
             Self::Validation(_) => "Validation failed",
             Self::Rule { .. } => "Request refused",
             Self::RateLimited { .. } => "Too many requests",
-            Self::Busy { .. } => "Service unavailable",
+            Self::Unavailable { .. } => "Service unavailable",
             Self::Internal(_) => "Internal server error",
         }
     }
@@ -184,7 +211,7 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::Denied { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::Unknown { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -192,7 +219,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) | Self::Rule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -203,7 +230,11 @@ impl ResponseError for ApiError {
         }
         let mut builder = HttpResponse::build(self.status_code());
         builder.content_type("application/problem+json");
-        if let Self::RateLimited { retry_after_secs } | Self::Busy { retry_after_secs } = self {
+        if let Self::RateLimited { retry_after_secs }
+        | Self::Unavailable {
+            retry_after_secs, ..
+        } = self
+        {
             builder.insert_header(("Retry-After", retry_after_secs.to_string()));
         }
         if let Self::Unauthorized { .. } = self {
@@ -215,7 +246,37 @@ impl ResponseError for ApiError {
 
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
+        if database_unreachable(&err) {
+            tracing::warn!(error = %err, "database unreachable");
+            return Self::database_unavailable();
+        }
         Self::Internal(format!("database: {err}"))
+    }
+}
+
+/// Whether an error says the database could not be reached (down,
+/// restarting, or no connection free in time), as opposed to a statement
+/// that failed: the first is a 503 a client may retry, the second a bug.
+pub fn database_unreachable(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match &**e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::Protocol(_) => true,
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                    // Connection exceptions, and the server shutting down or
+                    // starting up (admin_shutdown, crash_shutdown, cannot_connect_now).
+                    code.starts_with("08") || code.starts_with("57P0")
+                }),
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 
@@ -263,4 +324,33 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
         err.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnAcquireErr, RuntimeErr, sqlx};
+
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_a_503_a_client_may_retry() {
+        let unreachable = [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(
+                sqlx::Error::PoolTimedOut,
+            ))),
+            DbErr::Exec(RuntimeErr::SqlxError(std::sync::Arc::new(sqlx::Error::Io(
+                std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+            )))),
+        ];
+        for err in unreachable {
+            let api = ApiError::from(err);
+            assert_eq!(api.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(api.code(), "database_unavailable");
+            let response = api.error_response();
+            assert_eq!(response.headers().get("retry-after").unwrap(), "2");
+        }
+        let failed = ApiError::from(DbErr::Custom("a statement failed".into()));
+        assert_eq!(failed.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

@@ -40,9 +40,7 @@ impl Gate {
         match tokio::time::timeout(self.wait, self.permits.acquire()).await {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(closed)) => Err(ApiError::internal(format!("gate: {closed}"))),
-            Err(_) => Err(ApiError::Busy {
-                retry_after_secs: self.wait.as_secs().max(1),
-            }),
+            Err(_) => Err(ApiError::busy(self.wait.as_secs().max(1))),
         }
     }
 }
@@ -58,7 +56,11 @@ mod tests {
         let held = gate.enter().await.expect("the first permit");
         let started = std::time::Instant::now();
         match gate.enter().await {
-            Err(ApiError::Busy { retry_after_secs }) => assert_eq!(retry_after_secs, 1),
+            Err(ApiError::Unavailable {
+                code: "busy",
+                retry_after_secs,
+                ..
+            }) => assert_eq!(retry_after_secs, 1),
             other => panic!("expected busy, got {:?}", other.map(|_| ())),
         }
         assert!(started.elapsed() >= Duration::from_millis(50));

@@ -43,7 +43,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(post, path = "/api/v1/events/{id}/registrations", tag = "registrations", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body")),
     request_body(content = Option<RegisterRequest>, description = "Optional; an empty body is fine"),
-    responses((status = 201, body = RegistrationView), (status = 401, body = Problem), (status = 403, body = Problem),
+    responses((status = 201, body = RegistrationView), (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "not a student; or email_not_verified while registration.require_verified_email is on"),
         (status = 404, body = Problem),
         (status = 409, body = Problem, description = "already_registered, with `existing`"),
         (status = 422, body = Problem, description = "event_full, registration_closed, event_cancelled, not_eligible")))]

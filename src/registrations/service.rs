@@ -76,6 +76,12 @@ pub async fn register(
     event_id: Uuid,
     input: RegisterRequest,
 ) -> Result<registrations::Model, ApiError> {
+    if state.settings.registration.require_verified_email && !caller.email_verified {
+        return Err(ApiError::Denied {
+            code: "email_not_verified",
+            detail: "confirm your email address with the link we sent, then register".into(),
+        });
+    }
     let referrer_id = referrer(state, caller, input.referral_code.as_deref()).await?;
     let txn = db::begin_write(&state.db).await?;
     let mut event = lock_event(&txn, event_id).await?;

@@ -709,3 +709,92 @@ async fn disabling_ends_access_tokens_even_after_enabling_again() {
         StatusCode::OK
     );
 }
+
+/// With `registration.require_verified_email` (the production default), a
+/// student registers only after confirming their address.
+#[actix_web::test]
+async fn an_unverified_student_may_not_register() {
+    let app = spawn_app_with(|s| s.registration.require_verified_email = true).await;
+    let organiser = app.organiser().await;
+    let event = app.published_event(&organiser, json!({})).await;
+    let (token, _) = app.candidate("li@pku.edu.cn").await;
+    app.register(&event, &token)
+        .await
+        .assert_problem(403, "email_not_verified");
+    assert_eq!(app.count("registrations").await, 0);
+    let mail = app.sink.wait_for("li@pku.edu.cn", 1).await;
+    let verified = app
+        .post(
+            "/api/v1/auth/verify-email",
+            None,
+            &json!({"token": mail.token_for("/verify-email")}),
+        )
+        .await;
+    assert!(verified.status.is_success(), "{}", verified.body);
+    let registered = app.register(&event, &token).await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.body
+    );
+}
+
+/// A client that sends its request head a byte at a time is answered 408
+/// and closed once `server.client_request_timeout_ms` passes, and fifty of
+/// them do not keep the server from answering others.
+#[actix_web::test]
+async fn slow_clients_are_cut_off() {
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::TcpStream,
+    };
+
+    let app = spawn_app_with(|s| s.server.client_request_timeout_ms = 1000).await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut stream = TcpStream::connect(&host).await.expect("connect");
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHo")
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    let started = Instant::now();
+    let healthy = app.get("/healthz", None).await;
+    assert_eq!(healthy.status, StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let started = Instant::now();
+    let mut first = slow.remove(0);
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            // One more byte a while, as a slowloris client sends.
+            let _ = first.write_all(b"s").await;
+            let mut buf = [0u8; 256];
+            match tokio::time::timeout(Duration::from_millis(300), first.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return,
+                Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "a slow client held its connection for 5 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+}
