@@ -143,6 +143,10 @@ pub struct HttpSettings {
     pub trusted_proxies: usize,
     /// The header those proxies write: `x-forwarded-for` or `forwarded`.
     pub forwarded_header: ForwardedHeader,
+    /// How long an `Idempotency-Key` claim without an answer holds the key:
+    /// far longer than any request takes, so a claim this old belongs to a
+    /// process that died.
+    pub idempotency_lease_secs: u64,
 }
 
 /// Rules for students registering for events.

@@ -4,36 +4,40 @@
 //! the work runs, so two simultaneous requests cannot both create.
 //!
 //! A claim is a lease: if the process dies between claiming and storing the
-//! answer, the key is usable again once [`LEASE`] has passed, instead of
-//! answering `idempotency_in_progress` for ever. Keys are kept for
-//! [`RETENTION`]; an older key counts as never used, and
-//! [`purge_expired`] deletes such rows.
+//! answer, the key is usable again once `http.idempotency_lease_secs` has
+//! passed, instead of answering `idempotency_in_progress` for ever. Where a
+//! crash between the work and its answer must not change the answer (a
+//! registration), the work stores the answer in its own transaction through
+//! a [`Recorder`] ([`once_recorded`]): then the answer exists exactly when
+//! the work does, and a claim without an answer means the work never
+//! committed. Keys are kept for [`RETENTION`]; an older key counts as never
+//! used, and [`purge_expired`] deletes such rows.
 
 use std::{future::Future, pin::Pin};
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, http::StatusCode};
 use chrono::TimeDelta;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, Set, sea_query::Expr,
 };
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::error::{ApiError, is_unique_violation};
-use crate::{db, entities::idempotency_keys, tokens::hash_token};
+use crate::{db, entities::idempotency_keys, state::AppState, tokens::hash_token};
 
 pub const HEADER: &str = "Idempotency-Key";
-
-/// How long an unfinished claim holds its key. Far longer than any request
-/// takes; a claim this old belongs to a process that died.
-pub const LEASE: TimeDelta = TimeDelta::seconds(60);
 
 /// How long a key and its answer are kept.
 pub const RETENTION: TimeDelta = TimeDelta::hours(24);
 
-/// The request's `Idempotency-Key`, if it sent one.
-pub struct IdempotencyKey(pub Option<String>);
+/// The request's `Idempotency-Key`, if it sent one, and how long a claim on
+/// it lasts (`http.idempotency_lease_secs`).
+pub struct IdempotencyKey {
+    key: Option<String>,
+    lease: TimeDelta,
+}
 
 impl FromRequest for IdempotencyKey {
     type Error = ApiError;
@@ -44,15 +48,22 @@ impl FromRequest for IdempotencyKey {
             .headers()
             .get(HEADER)
             .map(|v| v.to_str().map(str::to_owned));
+        let lease = req
+            .app_data::<actix_web::web::Data<AppState>>()
+            .map_or(60, |state| state.settings.http.idempotency_lease_secs);
+        let lease = TimeDelta::seconds(lease.max(1) as i64);
         Box::pin(async move {
             match value {
-                None => Ok(Self(None)),
+                None => Ok(Self { key: None, lease }),
                 Some(Ok(key))
                     if !key.is_empty()
                         && key.len() <= 200
                         && key.bytes().all(|b| b.is_ascii_graphic()) =>
                 {
-                    Ok(Self(Some(key)))
+                    Ok(Self {
+                        key: Some(key),
+                        lease,
+                    })
                 }
                 Some(_) => Err(ApiError::bad_request(
                     "invalid_idempotency_key",
@@ -79,19 +90,72 @@ where
     F: FnOnce(R) -> Fut,
     Fut: Future<Output = Result<(StatusCode, V), ApiError>>,
 {
+    once_recorded(db_conn, key, scope, request, |request, _| create(request)).await
+}
+
+/// Stores the answer to a claimed key in the transaction of the work, so
+/// the answer commits exactly when the work does. Without a key it does
+/// nothing.
+pub struct Recorder(Option<Uuid>);
+
+impl Recorder {
+    pub async fn record<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        status: u16,
+        body: &impl Serialize,
+    ) -> Result<(), ApiError> {
+        let Some(row_id) = self.0 else {
+            return Ok(());
+        };
+        let body = serde_json::to_string(body).map_err(ApiError::internal)?;
+        store(conn, row_id, i32::from(status), body).await?;
+        Ok(())
+    }
+}
+
+async fn store<C: ConnectionTrait>(
+    conn: &C,
+    row_id: Uuid,
+    status: i32,
+    body: String,
+) -> Result<(), DbErr> {
+    use idempotency_keys::Column as C;
+    idempotency_keys::Entity::update_many()
+        .col_expr(C::ResponseStatus, Expr::value(Some(status)))
+        .col_expr(C::ResponseBody, Expr::value(Some(body)))
+        .filter(C::Id.eq(row_id))
+        .filter(C::ResponseStatus.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// [`once`] for work that records its own answer with the [`Recorder`] it
+/// is given, inside its transaction. An answer it did not record is stored
+/// afterwards, as `once` does.
+pub async fn once_recorded<R, V, F, Fut>(
+    db_conn: &DatabaseConnection,
+    key: IdempotencyKey,
+    scope: String,
+    request: R,
+    create: F,
+) -> Result<HttpResponse, ApiError>
+where
+    R: Serialize,
+    V: Serialize,
+    F: FnOnce(R, Recorder) -> Fut,
+    Fut: Future<Output = Result<(StatusCode, V), ApiError>>,
+{
     let respond =
         |status: StatusCode, body: &serde_json::Value| HttpResponse::build(status).json(body);
-    let answer = |request: R| async {
-        let (status, body) = create(request).await?;
+    let Some(idem_key) = key.key else {
+        let (status, body) = create(request, Recorder(None)).await?;
         let body = serde_json::to_value(body).map_err(ApiError::internal)?;
-        Ok::<_, ApiError>((status, body))
-    };
-    let Some(key) = key.0 else {
-        let (status, body) = answer(request).await?;
         return Ok(respond(status, &body));
     };
     let request_hash = hash_token(&serde_json::to_string(&request).map_err(ApiError::internal)?);
-    let row_id = match claim(db_conn, &scope, &key, &request_hash).await? {
+    let row_id = match claim(db_conn, &scope, &idem_key, &request_hash, key.lease).await? {
         Claim::Ours(row_id) => row_id,
         Claim::Answered { status, body } => {
             let status = StatusCode::from_u16(status as u16).map_err(ApiError::internal)?;
@@ -105,15 +169,15 @@ where
             return Ok(response);
         }
     };
-    match answer(request).await {
+    match create(request, Recorder(Some(row_id))).await {
         Ok((status, body)) => {
-            idempotency_keys::ActiveModel {
-                id: Set(row_id),
-                response_status: Set(Some(i32::from(status.as_u16()))),
-                response_body: Set(Some(body.to_string())),
-                ..Default::default()
-            }
-            .update(db_conn)
+            let body = serde_json::to_value(body).map_err(ApiError::internal)?;
+            store(
+                db_conn,
+                row_id,
+                i32::from(status.as_u16()),
+                body.to_string(),
+            )
             .await?;
             Ok(respond(status, &body))
         }
@@ -142,6 +206,7 @@ async fn claim(
     scope: &str,
     key: &str,
     request_hash: &str,
+    lease: TimeDelta,
 ) -> Result<Claim, ApiError> {
     use idempotency_keys::Column as C;
     let now = db::now();
@@ -169,7 +234,7 @@ async fn claim(
         .await?
         .ok_or_else(|| ApiError::conflict("idempotency_in_progress", "retry shortly"))?;
     let expired = first.created_at <= now - RETENTION;
-    let abandoned = first.response_status.is_none() && first.created_at <= now - LEASE;
+    let abandoned = first.response_status.is_none() && first.created_at <= now - lease;
     if expired || abandoned {
         // Take the row over, unless another retry took it first.
         let taken = idempotency_keys::Entity::update_many()

@@ -172,6 +172,7 @@ mod tests {
             body_limit: 1024,
             trusted_proxies,
             forwarded_header,
+            idempotency_lease_secs: 60,
         }
     }
 

@@ -57,17 +57,15 @@ pub async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let event_id = id.into_inner();
     let input = body.into_inner()?.unwrap_or_default();
-    idempotency::once(
+    idempotency::once_recorded(
         &state.db,
         key,
         format!("registration:{}:{event_id}", caller.id),
         input,
-        |input| async {
-            let registration = service::register(&state, &caller, event_id, input).await?;
-            Ok((
-                StatusCode::CREATED,
-                RegistrationView::new(registration, true),
-            ))
+        |input, recorder| async {
+            let recorder = recorder;
+            let view = service::register(&state, &caller, event_id, input, &recorder).await?;
+            Ok((StatusCode::CREATED, view))
         },
     )
     .await

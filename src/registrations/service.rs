@@ -32,6 +32,7 @@ use crate::{
     http::{
         ApiError, Caller, Page, PageQuery,
         export::{Format, Table},
+        idempotency::Recorder,
     },
     notify::{self, templates},
     state::AppState,
@@ -69,13 +70,17 @@ async fn referrer(
     Ok(Some(referrer.id))
 }
 
-/// Registers the calling student for an event.
+/// Registers the calling student for an event. The answer is recorded for
+/// the request's `Idempotency-Key` in the registration's own transaction, so
+/// a retry after a crash gets the same answer whenever the registration
+/// exists.
 pub async fn register(
     state: &AppState,
     caller: &Caller,
     event_id: Uuid,
     input: RegisterRequest,
-) -> Result<registrations::Model, ApiError> {
+    recorder: &Recorder,
+) -> Result<RegistrationView, ApiError> {
     if state.settings.registration.require_verified_email && !caller.email_verified {
         return Err(ApiError::Denied {
             code: "email_not_verified",
@@ -193,9 +198,11 @@ pub async fn register(
             notify::enqueue(&txn, &caller.email, mail, Vec::new()).await?;
         }
     }
+    let view = RegistrationView::new(registration, true);
+    recorder.record(&txn, 201, &view).await?;
     txn.commit().await?;
     let _ = state.live.send(event_id);
-    Ok(registration)
+    Ok(view)
 }
 
 /// Cancels a registration (its student or an organiser) and gives a freed

@@ -1,0 +1,599 @@
+//! Faults, with nothing lost. These tests start the real `nuancheng` binary
+//! and hurt it: killed with -9 in the middle of a registration burst, and
+//! (on PostgreSQL, where `NUANCHENG_FAULTS_RESTART_POSTGRES=1` says the
+//! machine's PostgreSQL may be restarted) its database restarted under load.
+//! A 2xx the server gave must survive either. All traffic stays on loopback;
+//! every wait is bounded.
+//!
+//! Like the API tests they run on a temporary SQLite file, or on a fresh
+//! PostgreSQL database when `TEST_DATABASE_URL` names a server.
+
+use std::{
+    collections::{HashMap, HashSet},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use awc::Client;
+use futures_util::future::join_all;
+use nuancheng::{
+    accounts::service::new_referral_code,
+    config::{Environment, Settings},
+    entities::users::{self, Degree, Role},
+    tokens::JwtKeys,
+};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, Set, Statement};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Faults that stop a shared service must not overlap.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const ADMIN_PASSWORD: &str = "fault-test-password-1";
+
+/// A database of its own for one test, and how to reach it.
+struct TestDatabase {
+    url: String,
+    postgres: Option<(String, String)>,
+    _dir: TempDir,
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn fresh_database() -> TestDatabase {
+    let dir = std::env::temp_dir().join(format!("nuancheng-fault-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            let server = server.trim_end_matches('/').to_owned();
+            let name = format!("nuancheng_test_{}", Uuid::new_v4().simple());
+            let admin = Database::connect(format!("{server}/postgres"))
+                .await
+                .expect("PostgreSQL answers");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create the test database");
+            let _ = admin.close().await;
+            TestDatabase {
+                url: format!("{server}/{name}"),
+                postgres: Some((server, name)),
+                _dir: TempDir(dir),
+            }
+        }
+        _ => TestDatabase {
+            url: format!("sqlite://{}?mode=rwc", dir.join("fault.db").display()),
+            postgres: None,
+            _dir: TempDir(dir),
+        },
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The real binary, serving on loopback.
+struct Server {
+    child: Option<Child>,
+    port: u16,
+    env: Vec<(String, String)>,
+}
+
+impl Server {
+    fn env_for(
+        database: &TestDatabase,
+        mail_dir: &std::path::Path,
+        port: u16,
+    ) -> Vec<(String, String)> {
+        [
+            ("NUANCHENG_ENV", "test".to_owned()),
+            ("NUANCHENG__SERVER__HOST", "127.0.0.1".to_owned()),
+            ("NUANCHENG__SERVER__PORT", port.to_string()),
+            ("NUANCHENG__SERVER__WORKERS", "2".to_owned()),
+            ("NUANCHENG__DATABASE__URL", database.url.clone()),
+            ("NUANCHENG__DATABASE__ACQUIRE_TIMEOUT_SECS", "2".to_owned()),
+            ("NUANCHENG__EMAIL__TRANSPORT", "file".to_owned()),
+            ("NUANCHENG__EMAIL__FILE_DIR", mail_dir.display().to_string()),
+            ("NUANCHENG__HTTP__IDEMPOTENCY_LEASE_SECS", "2".to_owned()),
+            (
+                "NUANCHENG__RATE_LIMIT__AUTH_PER_MINUTE",
+                "100000".to_owned(),
+            ),
+            ("RUST_LOG", "warn".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_nuancheng"));
+        command
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        command
+    }
+
+    async fn start(env: Vec<(String, String)>, port: u16) -> Self {
+        let mut server = Self {
+            child: None,
+            port,
+            env,
+        };
+        server.restart().await;
+        server
+    }
+
+    async fn restart(&mut self) {
+        let child = self.command(&["serve"]).spawn().expect("the binary starts");
+        self.child = Some(child);
+        let client = Client::default();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(res) = client.get(self.url("/healthz")).send().await
+                && res.status().is_success()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not come up in 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: no shutdown, no flushing, nothing the process could finish.
+    fn kill_9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill -9");
+            child.wait().expect("reaped");
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+async fn read(
+    res: awc::ClientResponse<
+        impl futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>,
+    >,
+) -> (u16, Value, bool) {
+    let mut res = res;
+    let status = res.status().as_u16();
+    let replayed = res.headers().contains_key("idempotency-replayed");
+    let body = res.body().limit(1 << 20).await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(Value::Null),
+        replayed,
+    )
+}
+
+/// An admin's access token, through `create-admin` and a login.
+async fn admin_token(server: &Server, client: &Client) -> String {
+    let status = server
+        .command(&[
+            "create-admin",
+            "--email",
+            "admin@faults.test",
+            "--password",
+            ADMIN_PASSWORD,
+        ])
+        .status()
+        .expect("create-admin runs");
+    assert!(status.success());
+    let res = client
+        .post(server.url("/api/v1/auth/login"))
+        .send_json(&json!({"email": "admin@faults.test", "password": ADMIN_PASSWORD}))
+        .await
+        .expect("login");
+    let (status, body, _) = read(res).await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn published_event(server: &Server, client: &Client, admin: &str, capacity: i32) -> String {
+    let starts = chrono::Utc::now() + chrono::TimeDelta::days(7);
+    let res = client
+        .post(server.url("/api/v1/events"))
+        .bearer_auth(admin)
+        .send_json(&json!({
+            "title": "名校引才专项行动·北京大学专场", "kind": "info_session",
+            "university": "北京大学", "venue": "百周年纪念讲堂", "city": "北京",
+            "starts_at": starts, "ends_at": starts + chrono::TimeDelta::hours(2),
+            "capacity": capacity,
+        }))
+        .await
+        .expect("create an event");
+    let (status, body, _) = read(res).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let res = client
+        .post(server.url(&format!("/api/v1/events/{id}/publish")))
+        .bearer_auth(admin)
+        .send_json(&json!({}))
+        .await
+        .expect("publish");
+    assert_eq!(read(res).await.0, 200);
+    id
+}
+
+/// Students written straight to the database, each with an access token.
+async fn students(db: &DatabaseConnection, jwt: &JwtKeys, n: usize) -> Vec<(Uuid, String, String)> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = Uuid::now_v7();
+        let email = format!("s{i}-{}@pku.edu.cn", id.simple());
+        let now = nuancheng::db::now();
+        users::ActiveModel {
+            id: Set(id),
+            email: Set(email.clone()),
+            password_hash: Set(None),
+            full_name: Set(format!("学生{i}")),
+            phone: Set(None),
+            university: Set(Some("北京大学".into())),
+            major: Set(Some("化学工程".into())),
+            degree: Set(Some(Degree::Master)),
+            graduation_year: Set(Some(2027)),
+            role: Set(Role::Candidate),
+            employer_id: Set(None),
+            referral_code: Set(new_referral_code()),
+            referred_by: Set(None),
+            email_verified_at: Set(Some(now)),
+            disabled_at: Set(None),
+            tokens_valid_after: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(db)
+        .await
+        .expect("a student");
+        out.push((id, email, jwt.issue(id, Role::Candidate)));
+    }
+    out
+}
+
+async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
+    db.query_one_raw(Statement::from_string(
+        db.get_database_backend(),
+        format!("SELECT CAST(({sql}) AS BIGINT) AS n"),
+    ))
+    .await
+    .expect(sql)
+    .expect("a row")
+    .try_get::<i64>("", "n")
+    .expect("n")
+}
+
+fn settings() -> Settings {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
+    Settings::load_from(Environment::Test, &dir).expect("test settings")
+}
+
+async fn register_all(
+    base: String,
+    client: &Client,
+    event: &str,
+    students: &[(Uuid, String, String)],
+    answered: Arc<AtomicUsize>,
+) -> Vec<Option<(u16, Value, bool)>> {
+    join_all(students.iter().enumerate().map(|(i, (_, _, token))| {
+        let answered = answered.clone();
+        let request = client
+            .post(format!("{base}/api/v1/events/{event}/registrations"))
+            .bearer_auth(token)
+            .insert_header(("Idempotency-Key", format!("burst-{i}")))
+            .send_json(&json!({}));
+        async move {
+            let res = request.await.ok()?;
+            let answer = read(res).await;
+            answered.fetch_add(1, Ordering::SeqCst);
+            Some(answer)
+        }
+    }))
+    .await
+}
+
+/// 300 students register for one event at once; the server is killed with
+/// -9 once some have been answered, then started again. Every registration
+/// answered 201 exists, none twice, each with its confirmation email, the
+/// event's counters equal its rows, and a retry with the same
+/// Idempotency-Key gets the original answer, or runs afresh when the first
+/// never committed.
+#[actix_web::test]
+async fn kill_9_during_a_registration_burst_loses_no_answered_registration() {
+    let _serial = SERIAL.lock().await;
+    let database = fresh_database().await;
+    let mail_dir = database._dir.0.join("mail");
+    let port = free_port();
+    let mut server = Server::start(Server::env_for(&database, &mail_dir, port), port).await;
+    let client = Client::builder().timeout(Duration::from_secs(30)).finish();
+    let db = Database::connect(&database.url)
+        .await
+        .expect("the database");
+    let admin = admin_token(&server, &client).await;
+    let event = published_event(&server, &client, &admin, 1000).await;
+    let students = students(&db, &JwtKeys::new(&settings().auth), 300).await;
+
+    let answered = Arc::new(AtomicUsize::new(0));
+    let burst = register_all(server.url(""), &client, &event, &students, answered.clone());
+    let killer = async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while answered.load(Ordering::SeqCst) < 40 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        server.kill_9();
+    };
+    let (first, ()) = tokio::join!(burst, killer);
+    let created: HashMap<usize, String> = first
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| match a {
+            Some((201, body, _)) => Some((i, body["id"].as_str()?.to_owned())),
+            _ => None,
+        })
+        .collect();
+    let unanswered = first.iter().filter(|a| a.is_none()).count();
+    assert!(
+        created.len() >= 40,
+        "{} answered before the kill",
+        created.len()
+    );
+    assert!(
+        unanswered > 0,
+        "the kill came after the burst: nothing was cut off"
+    );
+
+    server.restart().await;
+    // Every registration answered 201 is there, for its student.
+    for (i, id) in &created {
+        let owner = scalar(
+            &db,
+            &format!(
+                "SELECT COUNT(*) FROM registrations WHERE id = '{id}' AND status = 'confirmed'"
+            ),
+        )
+        .await;
+        let owner = if owner == 0 && database.postgres.is_none() {
+            // SQLite keeps uuids as 16-byte blobs.
+            scalar(&db, &format!(
+                "SELECT COUNT(*) FROM registrations WHERE hex(id) = '{}' AND status = 'confirmed'",
+                id.replace('-', "").to_uppercase()
+            ))
+            .await
+        } else {
+            owner
+        };
+        assert_eq!(owner, 1, "student {i}'s answered registration {id} is lost");
+    }
+    let rows = scalar(&db, "SELECT COUNT(*) FROM registrations").await;
+    let students_registered =
+        scalar(&db, "SELECT COUNT(DISTINCT user_id) FROM registrations").await;
+    assert_eq!(rows, students_registered, "a student registered twice");
+    let confirmed = scalar(
+        &db,
+        "SELECT COUNT(*) FROM registrations WHERE status = 'confirmed'",
+    )
+    .await;
+    assert_eq!(
+        scalar(&db, "SELECT confirmed_count FROM events").await,
+        confirmed,
+        "the event's counter differs from its rows"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT COUNT(*) FROM notifications WHERE kind = 'registration_confirmed'"
+        )
+        .await,
+        confirmed,
+        "every registration has its confirmation email, once"
+    );
+
+    // Claims whose work never committed are free again after the lease.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let again = register_all(server.url(""), &client, &event, &students, Arc::default()).await;
+    let mut ids = HashSet::new();
+    for (i, answer) in again.iter().enumerate() {
+        let (status, body, replayed) = answer.as_ref().expect("an answer after the restart");
+        assert_eq!(*status, 201, "student {i}: {body}");
+        let id = body["id"].as_str().unwrap().to_owned();
+        if let Some(first_id) = created.get(&i) {
+            assert_eq!(
+                &id, first_id,
+                "student {i} got another answer than the first"
+            );
+            assert!(replayed, "student {i}'s first answer was replayed");
+        }
+        assert!(ids.insert(id), "two students share a registration");
+    }
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM registrations").await, 300);
+    assert_eq!(scalar(&db, "SELECT confirmed_count FROM events").await, 300);
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT COUNT(*) FROM notifications WHERE kind = 'registration_confirmed'"
+        )
+        .await,
+        300
+    );
+    drop(server);
+    let _ = db.close().await;
+    drop_database(&database).await;
+}
+
+async fn drop_database(database: &TestDatabase) {
+    if let Some((server, name)) = &database.postgres
+        && let Ok(admin) = Database::connect(format!("{server}/postgres")).await
+    {
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await;
+        let _ = admin.close().await;
+    }
+}
+
+fn postgres_cluster(action: &str) {
+    let version = std::fs::read_dir("/etc/postgresql")
+        .expect("/etc/postgresql")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .next()
+        .expect("a PostgreSQL version");
+    let status = Command::new("pg_ctlcluster")
+        .args(["--skip-systemctl-redirect", &version, "main", action])
+        .status()
+        .expect("pg_ctlcluster runs");
+    assert!(status.success(), "pg_ctlcluster {action}");
+}
+
+/// PostgreSQL stops under load and starts again: while it is down `/readyz`
+/// is 503 and requests fail fast with 503 `database_unavailable`; within a
+/// few seconds of its return the same process serves again, and nothing
+/// answered 201 is lost.
+#[actix_web::test]
+async fn a_postgres_restart_under_load_is_a_short_503_and_no_loss() {
+    if std::env::var("NUANCHENG_FAULTS_RESTART_POSTGRES").as_deref() != Ok("1")
+        || std::env::var("TEST_DATABASE_URL").map_or(true, |v| v.is_empty())
+    {
+        eprintln!("skipped: set TEST_DATABASE_URL and NUANCHENG_FAULTS_RESTART_POSTGRES=1");
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let database = fresh_database().await;
+    let mail_dir = database._dir.0.join("mail");
+    let port = free_port();
+    let server = Server::start(Server::env_for(&database, &mail_dir, port), port).await;
+    let client = Client::builder().timeout(Duration::from_secs(30)).finish();
+    let db = Database::connect(&database.url)
+        .await
+        .expect("the database");
+    let admin = admin_token(&server, &client).await;
+    let event = published_event(&server, &client, &admin, 1000).await;
+    let students = students(&db, &JwtKeys::new(&settings().auth), 120).await;
+    let _ = db.close().await;
+
+    // Load before, during and after the outage: registrations, one every 25 ms.
+    let load = join_all(students.iter().enumerate().map(|(i, (_, _, token))| {
+        let request = client
+            .post(server.url(&format!("/api/v1/events/{event}/registrations")))
+            .bearer_auth(token)
+            .insert_header(("Idempotency-Key", format!("restart-{i}")))
+            .send_json(&json!({}));
+        let delay = Duration::from_millis(25 * i as u64);
+        async move {
+            tokio::time::sleep(delay).await;
+            let started = Instant::now();
+            let answer = read(request.await.expect("the server answers")).await;
+            (answer, started.elapsed())
+        }
+    }));
+    let outage = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        postgres_cluster("stop");
+        let down_since = Instant::now();
+        // Readiness says so, quickly.
+        let res = client
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .expect("readyz");
+        let (status, body, _) = read(res).await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["code"], "database_unavailable");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        postgres_cluster("start");
+        down_since.elapsed()
+    };
+    let (answers, down_for) = tokio::join!(load, outage);
+    let mut unavailable = 0;
+    for ((status, body, _), took) in &answers {
+        match status {
+            201 => {}
+            503 => {
+                assert_eq!(body["code"], "database_unavailable", "{body}");
+                unavailable += 1;
+            }
+            other => panic!("a request answered {other} during the outage: {body}"),
+        }
+        assert!(
+            *took < Duration::from_secs(5),
+            "a request hung for {took:?}"
+        );
+    }
+    assert!(unavailable > 0, "the outage ({down_for:?}) was never seen");
+
+    // The same process serves again within a few seconds.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let res = client
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .expect("readyz");
+        if res.status().as_u16() == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready 15 s after PostgreSQL came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let db = Database::connect(&database.url)
+        .await
+        .expect("the database again");
+    let created = answers.iter().filter(|((s, _, _), _)| *s == 201).count() as i64;
+    assert_eq!(
+        scalar(&db, "SELECT COUNT(*) FROM registrations").await,
+        created,
+        "every 201 is a row, and no 503 left one behind"
+    );
+    // A retry of those refused now succeeds.
+    let retried = join_all(
+        answers
+            .iter()
+            .enumerate()
+            .filter(|(_, ((s, _, _), _))| *s == 503)
+            .map(|(i, _)| {
+                let request = client
+                    .post(server.url(&format!("/api/v1/events/{event}/registrations")))
+                    .bearer_auth(&students[i].2)
+                    .insert_header(("Idempotency-Key", format!("restart-{i}")))
+                    .send_json(&json!({}));
+                async move { read(request.await.expect("an answer")).await.0 }
+            }),
+    )
+    .await;
+    assert!(retried.iter().all(|s| *s == 201), "{retried:?}");
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM registrations").await, 120);
+    drop(server);
+    let _ = db.close().await;
+    drop_database(&database).await;
+}
