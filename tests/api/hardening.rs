@@ -208,7 +208,7 @@ async fn an_abandoned_idempotency_claim_expires() {
     // Claimed past the lease by a process that never finished: runs afresh.
     claim(
         "abandoned",
-        idempotency::LEASE + chrono::TimeDelta::seconds(1),
+        chrono::TimeDelta::seconds(app.state.settings.http.idempotency_lease_secs as i64 + 1),
     )
     .insert(app.db())
     .await
@@ -797,4 +797,58 @@ async fn slow_clients_are_cut_off() {
         answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
         "{answer}"
     );
+}
+
+/// The mail server refuses every connection for a while and then comes
+/// back: each email queued meanwhile is delivered exactly once, and the
+/// admin's outbox view shows the tries it took.
+#[actix_web::test]
+async fn an_smtp_outage_delays_mail_and_loses_none() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    app.sink.set_accepting(false);
+    let addresses: Vec<String> = (0..12).map(|i| format!("outage{i}@zju.edu.cn")).collect();
+    for address in &addresses {
+        app.candidate(address).await;
+    }
+    let tried = "SELECT COUNT(*) FROM notifications WHERE kind = 'verify_email' AND attempts >= 2";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.scalar(tried).await < addresses.len() as i64 {
+        assert!(Instant::now() < deadline, "the worker stopped trying");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        app.sink.messages().is_empty(),
+        "nothing got through the outage"
+    );
+
+    app.sink.set_accepting(true);
+    for address in &addresses {
+        app.sink.wait_for(address, 1).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let page = app
+            .get("/api/v1/notifications?status=sent&limit=100", Some(&admin))
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let sent: Vec<&serde_json::Value> = page.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "verify_email")
+            .collect();
+        if sent.len() == addresses.len() {
+            for n in sent {
+                assert!(n["attempts"].as_i64().unwrap() >= 3, "{n}");
+            }
+            break;
+        }
+        assert!(Instant::now() < deadline, "not all recorded as sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for address in &addresses {
+        assert_eq!(app.sink.to(address).len(), 1, "{address} got a copy");
+    }
 }
