@@ -124,27 +124,12 @@ impl Table {
     /// UTF-8 with a byte-order mark, CRLF line ends, every cell defused
     /// (see [`defuse`]) and quoted when it holds a comma, quote or line break.
     pub fn to_csv(&self) -> String {
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::CRLF)
-            .flexible(true)
-            .from_writer("\u{feff}".as_bytes().to_vec());
-        let header = self.headers.iter().cloned();
-        let rows = self.rows.iter().map(|row| {
-            row.iter()
-                .map(|cell| match cell {
-                    Cell::Text(t) => t.clone(),
-                    Cell::Number(n) => format_number(*n),
-                })
-                .collect::<Vec<_>>()
-        });
-        for row in std::iter::once(header.collect()).chain(rows) {
-            // Writing to memory does not fail.
-            let _ = writer.write_record(row.into_iter().map(defuse));
-        }
-        let bytes = writer
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .unwrap_or_default();
+        let header = self.headers.clone();
+        let rows = self
+            .rows
+            .iter()
+            .map(|row| row.iter().map(cell_text).collect::<Vec<_>>());
+        let bytes = csv_bytes(true, std::iter::once(header).chain(rows));
         // Every cell was a String, so the file is UTF-8.
         String::from_utf8(bytes).unwrap_or_default()
     }
@@ -180,6 +165,36 @@ impl Table {
     }
 }
 
+/// A cell as CSV text.
+pub fn cell_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(t) => t.clone(),
+        Cell::Number(n) => format_number(*n),
+    }
+}
+
+/// CSV lines for `rows` (CRLF ends, every cell defused and quoted as
+/// needed), after a byte-order mark when `bom`.
+pub fn csv_bytes(bom: bool, rows: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
+    let start = if bom {
+        "\u{feff}".as_bytes().to_vec()
+    } else {
+        Vec::new()
+    };
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .flexible(true)
+        .from_writer(start);
+    for row in rows {
+        // Writing to memory does not fail.
+        let _ = writer.write_record(row.into_iter().map(defuse));
+    }
+    writer
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .unwrap_or_default()
+}
+
 fn format_number(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 {
         format!("{}", n as i64)
@@ -206,7 +221,7 @@ fn column(index: usize) -> Result<u16, XlsxError> {
 /// (control characters other than tab and line breaks, U+FFFE, U+FFFF),
 /// which Excel would read as `_x0001_` escapes and other readers would show
 /// as such, and cut at Excel's limit of 32,767 UTF-16 units.
-fn xlsx_text(value: &str) -> String {
+pub fn xlsx_text(value: &str) -> String {
     let mut units = 0;
     value
         .chars()
@@ -225,20 +240,29 @@ fn xlsx_text(value: &str) -> String {
 /// module has always sent them: a little larger, and the sheet's text can be
 /// found in the raw bytes (the intents API test looks for it there).
 fn stored(deflated: &[u8]) -> Result<Vec<u8>, XlsxError> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(deflated))?;
-    let mut out = zip::ZipWriter::new(Cursor::new(Vec::with_capacity(deflated.len() * 4)));
+    let mut out = Cursor::new(Vec::with_capacity(deflated.len() * 4));
+    store_parts(Cursor::new(deflated), &mut out)?;
+    Ok(out.into_inner())
+}
+
+/// Copies a ZIP archive's parts from `from` to `to`, stored uncompressed,
+/// one part at a time without holding it whole.
+pub fn store_parts(
+    from: impl Read + std::io::Seek,
+    to: impl Write + std::io::Seek,
+) -> Result<(), XlsxError> {
+    let mut archive = zip::ZipArchive::new(from)?;
+    let mut out = zip::ZipWriter::new(to);
     let options = SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Stored)
         .last_modified_time(zip::DateTime::default());
-    let mut data = Vec::new();
     for i in 0..archive.len() {
         let mut part = archive.by_index(i)?;
-        data.clear();
-        part.read_to_end(&mut data)?;
         out.start_file(part.name()?, options)?;
-        out.write_all(&data)?;
+        std::io::copy(&mut part, &mut out)?;
     }
-    Ok(out.finish()?.into_inner())
+    out.finish()?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod json;
 pub mod metrics;
 pub mod observe;
+pub mod paged_export;
 pub mod pagination;
 pub mod ratelimit;
 pub mod request_id;

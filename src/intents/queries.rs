@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use futures_util::{Stream, stream};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
@@ -126,11 +127,31 @@ pub async fn matching_intents(
 }
 
 impl MatchingIntents {
-    /// Every match, oldest first.
-    pub async fn all(self, db_conn: &DatabaseConnection) -> Result<Vec<IntentView>, ApiError> {
-        let rows = self.0.all(db_conn).await?;
-        let lookups = Lookups::load(db_conn, &rows).await?;
-        Ok(rows.into_iter().map(|i| lookups.view(i)).collect())
+    /// Every match in pages of `size`, oldest first, each page read when
+    /// the one before has been used: for exports of any length.
+    pub fn pages(
+        self,
+        db_conn: DatabaseConnection,
+        size: u64,
+    ) -> impl Stream<Item = Result<Vec<IntentView>, ApiError>> + 'static {
+        let select = self.0;
+        stream::try_unfold(Some(None::<Uuid>), move |after| {
+            let (select, db_conn) = (select.clone(), db_conn.clone());
+            async move {
+                let Some(after) = after else {
+                    return Ok(None);
+                };
+                let page = MatchingIntents(select)
+                    .page(&db_conn, PageRequest { after, limit: size })
+                    .await?;
+                let next = page
+                    .next_cursor
+                    .is_some()
+                    .then(|| page.items.last().map(|i| i.id))
+                    .flatten();
+                Ok(Some((page.items, next.map(Some))))
+            }
+        })
     }
 
     /// One page of the matches, oldest first.

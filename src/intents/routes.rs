@@ -1,6 +1,7 @@
 //! HTTP for intents: extract, call the service, respond.
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use futures_util::StreamExt;
 use uuid::Uuid;
 
 use super::{
@@ -11,8 +12,9 @@ use crate::{
     http::{
         ApiError, Caller, Json, Page, PageQuery,
         error::Problem,
-        export::{self, Cell, Table},
+        export::{self, Cell},
         idempotency::{self, IdempotencyKey},
+        paged_export,
     },
     state::AppState,
 };
@@ -95,11 +97,10 @@ pub async fn list_intents(
     let query = query.into_inner();
     let matching = queries::matching_intents(&state.db, &caller, &query).await?;
     if let Some(format) = export::requested(&req)? {
-        let mut table = Table::new(&INTENT_HEADERS);
-        for view in matching.all(&state.db).await? {
-            table.push(intent_row(&view));
-        }
-        return Ok(table.respond(format, "intents"));
+        let pages = matching
+            .pages(state.db.clone(), EXPORT_PAGE)
+            .map(|page| page.map(|views| views.iter().map(intent_row).collect()));
+        return paged_export::respond(format, "intents", &INTENT_HEADERS, Box::pin(pages)).await;
     }
     let page = PageQuery {
         limit: query.limit,
@@ -124,6 +125,9 @@ pub async fn list_my_intents(
 }
 
 /// The columns of an intents export, one row per intent.
+/// Intents read per page of an export.
+const EXPORT_PAGE: u64 = 200;
+
 const INTENT_HEADERS: [&str; 13] = [
     "intent_id",
     "status",

@@ -8,6 +8,7 @@ use actix_web::{
 use uuid::Uuid;
 
 use super::{
+    export::HEADERS as EXPORT_HEADERS,
     service::{self, Listing},
     types::*,
 };
@@ -18,6 +19,7 @@ use crate::{
         export,
         idempotency::{self, IdempotencyKey},
         json::OptionalJson,
+        paged_export,
     },
     state::AppState,
 };
@@ -155,9 +157,9 @@ pub async fn list_event_registrations(
     Ok(match listing {
         Listing::Page(page) => HttpResponse::Ok().json(page),
         Listing::File {
-            table,
+            pages,
             format,
             name,
-        } => table.respond(format, &name),
+        } => paged_export::respond(format, &name, &EXPORT_HEADERS, pages).await?,
     })
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     contacts::contacts,
-    export::export_table,
+    export,
     tickets::{new_ticket_code, qr_svg},
     types::*,
 };
@@ -30,9 +30,8 @@ use crate::{
         seats::{close_gap, eligibility, fill_seats, save_counts, with_users},
     },
     http::{
-        ApiError, Caller, Page, PageQuery,
-        export::{Format, Table},
-        idempotency::Recorder,
+        ApiError, Caller, Page, PageQuery, export::Format, idempotency::Recorder,
+        paged_export::Pages,
     },
     notify::{self, templates},
     state::AppState,
@@ -420,7 +419,7 @@ pub async fn ticket(
 pub enum Listing {
     Page(Page<RegistrationView>),
     File {
-        table: Table,
+        pages: Pages,
         format: Format,
         name: String,
     },
@@ -471,7 +470,7 @@ pub async fn list_for_event(
     }
     if let Some(format) = file {
         return Ok(Listing::File {
-            table: export_table(conn, caller, access, filter).await?,
+            pages: export::pages(conn.clone(), caller.clone(), access, filter),
             format,
             name: format!("registrations-{}", event.id),
         });
