@@ -115,7 +115,10 @@ impl Worker {
             }
             Err(error) => {
                 let final_try = attempts >= self.settings.max_attempts;
-                tracing::warn!(id = %row.id, attempts, final_try, %error, "mail not sent");
+                // A mail server's refusal often quotes the address: the log
+                // names the notification instead.
+                let logged = error.replace(&row.to_email, "<recipient>");
+                tracing::warn!(id = %row.id, attempts, final_try, error = %logged, "mail not sent");
                 let status = if final_try {
                     NotificationStatus::Failed
                 } else {
