@@ -11,5 +11,6 @@ mod helpers;
 mod intents;
 mod ops;
 mod outbox;
+mod races;
 mod registrations;
 mod smtp;

@@ -18,7 +18,7 @@ use nuancheng::entities::{
 /// and checks that they agree: confirmed within capacity, waitlist within
 /// its limit, positions exactly 1..=n, and no free seat while an eligible
 /// student waits.
-async fn assert_invariants(app: &TestApp, event_id: &str) -> (usize, usize) {
+pub(crate) async fn assert_invariants(app: &TestApp, event_id: &str) -> (usize, usize) {
     let id: uuid::Uuid = event_id.parse().unwrap();
     let event = events::Entity::find_by_id(id)
         .one(app.db())
