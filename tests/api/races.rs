@@ -709,3 +709,60 @@ async fn admin_retries_racing_the_worker_deliver_once() {
     assert_eq!(row(id).await.status, NotificationStatus::Sent);
     assert_eq!(app.sink.to("failed@pku.edu.cn").len(), 1);
 }
+
+/// Twenty admins' retries, each repeated while it is 409 `being_sent`,
+/// racing a try the mail server refuses: a retry that found the lease live
+/// can find the try already recorded when it looks why, and that was a 500.
+/// Every loop ends with one 200 once the try is over; nothing else but
+/// `being_sent` comes before it.
+#[actix_web::test]
+async fn retries_racing_a_failing_send_never_answer_500() {
+    use nuancheng::{
+        entities::notifications,
+        notify::{self, templates},
+    };
+    use sea_orm::EntityTrait;
+
+    let app = spawn_app_with(|s| s.email.poll_interval_ms = 20).await;
+    let admin = app.admin().await;
+    app.sink.set_delay(Duration::from_millis(400));
+    app.sink.set_refusing_data(true);
+    let mail = templates::verify_email("拒收", "http://frontend.test/verify-email?token=z", 48);
+    let id = notify::enqueue(app.db(), "refused@pku.edu.cn", mail, Vec::new())
+        .await
+        .unwrap();
+    let leased = async || {
+        let row = notifications::Entity::find_by_id(id).one(app.db()).await;
+        row.unwrap().unwrap().locked_until.is_some()
+    };
+    for _ in 0..100 {
+        if leased().await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(leased().await, "the worker took the email");
+    let path = format!("/api/v1/notifications/{id}/retry");
+    let loops = (0..20).map(|_| {
+        let (app, admin, path) = (&app, &admin, &path);
+        async move {
+            let mut seen = Vec::new();
+            loop {
+                let reply = app.post(path, Some(admin), &EMPTY).await;
+                let busy = reply.body["code"] == "being_sent";
+                seen.push(reply);
+                if !busy {
+                    return seen;
+                }
+            }
+        }
+    });
+    for seen in join_all(loops).await {
+        let (last, before) = seen.split_last().unwrap();
+        assert_eq!(last.status, StatusCode::OK, "{}", last.body);
+        assert_eq!(last.body["status"], "pending");
+        for reply in before {
+            reply.assert_problem(409, "being_sent");
+        }
+    }
+}
