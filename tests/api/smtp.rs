@@ -121,6 +121,8 @@ pub struct MailSink {
     accepting: Arc<AtomicBool>,
     /// When set, each message's data is refused (after the delay).
     refusing_data: Arc<AtomicBool>,
+    /// While set, the server holds every message's data without answering.
+    holding: Arc<AtomicBool>,
     /// Milliseconds the server waits before accepting a message's data.
     delay_ms: Arc<AtomicU64>,
 }
@@ -135,6 +137,7 @@ impl MailSink {
             messages: Arc::default(),
             accepting: Arc::new(AtomicBool::new(true)),
             refusing_data: Arc::default(),
+            holding: Arc::default(),
             delay_ms: Arc::default(),
         };
         let shared = sink.clone();
@@ -159,6 +162,12 @@ impl MailSink {
     /// (after the delay, if any), as a server whose filter rejects mail does.
     pub fn set_refusing_data(&self, refusing: bool) {
         self.refusing_data.store(refusing, Ordering::SeqCst);
+    }
+
+    /// While true the server keeps every message it is given waiting for its
+    /// answer, as a stalled one does; false lets them through.
+    pub fn set_holding(&self, holding: bool) {
+        self.holding.store(holding, Ordering::SeqCst);
     }
 
     /// Makes the server slow to accept each message, as a loaded one is.
@@ -247,6 +256,9 @@ impl MailSink {
                 let delay = self.delay_ms.load(Ordering::SeqCst);
                 if delay > 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                }
+                while self.holding.load(Ordering::SeqCst) {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
                 if self.refusing_data.load(Ordering::SeqCst) {
                     to.clear();
