@@ -281,6 +281,14 @@ pub async fn scan(
     let student =
         student.ok_or_else(|| ApiError::internal("a registration without its student"))?;
     if let Some(already) = original(state, &registration, &student, by).await? {
+        // The same scan, recorded by its twin since the look-up above: the
+        // first answer, not "already used" (the scanner would warn of a
+        // ticket used twice).
+        if let Some(client_id) = input.client_checkin_id
+            && let Some(replayed) = replay(state, event.id, client_id, &code, by).await?
+        {
+            return Ok(replayed);
+        }
         return Ok(Scanned::Already(already));
     }
 

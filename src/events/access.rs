@@ -1,7 +1,9 @@
 //! How a caller relates to an event, and the event row as each caller may
 //! see or change it.
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QuerySelect};
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, EntityTrait, QuerySelect, sea_query::LockType,
+};
 use uuid::Uuid;
 
 use crate::{
@@ -63,13 +65,20 @@ pub async fn find_visible_event<C: ConnectionTrait>(
     Ok((event, access))
 }
 
-/// Locks the event row until the transaction ends (`SELECT … FOR UPDATE` on
-/// PostgreSQL; on SQLite the `BEGIN IMMEDIATE` of `db::begin_write` already
-/// holds the write lock). Every change to an event's registrations takes
-/// this lock first, so they happen one after another per event.
+/// Locks the event row until the transaction ends (`SELECT … FOR NO KEY
+/// UPDATE` on PostgreSQL; on SQLite the `BEGIN IMMEDIATE` of
+/// `db::begin_write` already holds the write lock). Every change to an
+/// event's registrations takes this lock first, so they happen one after
+/// another per event.
+///
+/// Not `FOR UPDATE`: that also blocks the key-share lock PostgreSQL takes on
+/// the event for every row inserted with a foreign key to it. A scan holding
+/// its registration row and inserting a check-in would then wait for a
+/// cancellation holding the event and waiting for that registration: a
+/// deadlock. The key never changes, so the weaker lock loses nothing.
 pub async fn lock_event(txn: &DatabaseTransaction, id: Uuid) -> Result<events::Model, ApiError> {
     events::Entity::find_by_id(id)
-        .lock_exclusive()
+        .lock(LockType::NoKeyUpdate)
         .one(txn)
         .await?
         .ok_or(ApiError::NotFound("event"))

@@ -105,36 +105,38 @@ pub async fn retry(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let row = notifications::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::NotFound("notification"))?;
-    if row.status == NotificationStatus::Sent {
-        return Err(ApiError::conflict(
-            "already_sent",
-            "this email was sent already",
-        ));
-    }
-    if super::worker::retry(&state.db, id).await? == 0 {
-        let now = crate::db::now();
-        let row = notifications::Entity::find_by_id(id)
+    let find = async || {
+        notifications::Entity::find_by_id(id)
             .one(&state.db)
             .await?
-            .ok_or(ApiError::NotFound("notification"))?;
-        return Err(if row.status == NotificationStatus::Sent {
-            ApiError::conflict("already_sent", "this email was sent already")
-        } else if row.locked_until.is_some_and(|until| until > now) {
-            ApiError::conflict(
-                "being_sent",
-                "a worker is sending this email right now; look again in a moment",
-            )
-        } else {
-            ApiError::internal("a retry changed no row")
-        });
+            .ok_or(ApiError::NotFound("notification"))
+    };
+    let being_sent = || {
+        ApiError::conflict(
+            "being_sent",
+            "a worker is sending this email right now; look again in a moment",
+        )
+    };
+    // The update changes nothing if a worker claimed the row, or ended its
+    // try, since the look above: then look again and decide anew.
+    for _ in 0..3 {
+        let row = find().await?;
+        if row.status == NotificationStatus::Sent {
+            return Err(ApiError::conflict(
+                "already_sent",
+                "this email was sent already",
+            ));
+        }
+        if row
+            .locked_until
+            .is_some_and(|until| until > crate::db::now())
+        {
+            return Err(being_sent());
+        }
+        if super::worker::retry(&state.db, id).await? == 1 {
+            return Ok(HttpResponse::Ok().json(NotificationView::from(find().await?)));
+        }
     }
-    let row = notifications::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::NotFound("notification"))?;
-    Ok(HttpResponse::Ok().json(NotificationView::from(row)))
+    // Workers kept taking it between our looks.
+    Err(being_sent())
 }

@@ -229,3 +229,263 @@ async fn employers_validate_the_credit_code_and_honour_idempotency_keys() {
         listed.body
     );
 }
+
+/// Sends raw bytes over TCP, closes the sending half, and reads the answer:
+/// for bodies no HTTP client would send.
+async fn raw_exchange(app: &TestApp, request: &str) -> (u16, String, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    stream.shutdown().await.expect("close the sending half");
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("an answer within 5 s")
+    .expect("read");
+    let answer = String::from_utf8(answer).expect("UTF-8");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head[9..12].parse().expect("a status");
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type: ")
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    (
+        status,
+        content_type,
+        serde_json::from_str(body).unwrap_or_default(),
+    )
+}
+
+/// A body that ends before its declared length, or whose chunked encoding
+/// is broken, cannot be read: 400 `malformed_body`, and nothing happens.
+#[actix_web::test]
+async fn a_body_that_cannot_be_read_is_malformed_body() {
+    let app = spawn_app().await;
+    let head = "POST /api/v1/auth/signup HTTP/1.1\r\nHost: nuancheng.test\r\n\
+                Content-Type: application/json\r\n";
+    let cases = [
+        (
+            "shorter than its Content-Length",
+            format!("{head}Content-Length: 100\r\n\r\n{{\"email\": "),
+        ),
+        (
+            "a chunk size that is not hex",
+            format!("{head}Transfer-Encoding: chunked\r\n\r\n5\r\n{{\"ema\r\nzz\r\n"),
+        ),
+    ];
+    for (case, request) in cases {
+        let (status, content_type, body) = raw_exchange(&app, &request).await;
+        assert_eq!(status, 400, "case {case}: {body}");
+        assert_eq!(body["code"], "malformed_body", "case {case}: {body}");
+        assert_eq!(body["status"], 400, "case {case}");
+        assert!(
+            content_type.starts_with("application/problem+json"),
+            "case {case}: {content_type}"
+        );
+    }
+    assert_eq!(app.count("users").await, 0);
+}
+
+/// An `Idempotency-Key` must be 1 to 200 printable ASCII characters; any
+/// other is 400 `invalid_idempotency_key` and creates nothing. 200
+/// characters are fine.
+#[actix_web::test]
+async fn a_bad_idempotency_key_is_refused() {
+    use awc::http::header::HeaderValue;
+
+    let app = spawn_app().await;
+    let organiser = app.organiser().await;
+    let send = |key: HeaderValue, credit_code: &'static str| {
+        let (app, organiser) = (&app, &organiser);
+        async move {
+            let res = app
+                .client
+                .post(app.url("/api/v1/employers"))
+                .bearer_auth(organiser)
+                .insert_header(("Idempotency-Key", key))
+                .send_json(&json!({"name": "伊泰集团", "credit_code": credit_code,
+                                   "industry": "煤炭", "district": "东胜区"}))
+                .await
+                .expect("send");
+            Reply::read(res).await
+        }
+    };
+    let long = "k".repeat(201);
+    let cases = [
+        ("empty", HeaderValue::from_static("")),
+        ("a space inside", HeaderValue::from_static("two words")),
+        ("201 characters", HeaderValue::from_str(&long).unwrap()),
+        (
+            "not ASCII",
+            HeaderValue::from_bytes("键".as_bytes()).unwrap(),
+        ),
+    ];
+    for (case, key) in cases {
+        let reply = send(key, CREDIT_CODES[0]).await;
+        assert_eq!(reply.status.as_u16(), 400, "case {case}: {}", reply.body);
+        reply.assert_problem(400, "invalid_idempotency_key");
+    }
+    assert_eq!(app.count("employers").await, 0);
+    assert_eq!(app.count("idempotency_keys").await, 0);
+    let longest = HeaderValue::from_str(&"k".repeat(200)).unwrap();
+    let created = send(longest, CREDIT_CODES[0]).await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.body);
+}
+
+/// A refresh token past its lifetime is 401 `refresh_token_expired`;
+/// nothing is rotated.
+#[actix_web::test]
+async fn an_expired_refresh_token_is_refused() {
+    use nuancheng::entities::refresh_tokens;
+    use sea_orm::{EntityTrait, sea_query::Expr};
+
+    let app = spawn_app().await;
+    let (_, signup) = app.candidate("expired@pku.edu.cn").await;
+    refresh_tokens::Entity::update_many()
+        .col_expr(
+            refresh_tokens::Column::ExpiresAt,
+            Expr::value(nuancheng::db::now() - chrono::TimeDelta::minutes(1)),
+        )
+        .exec(app.db())
+        .await
+        .unwrap();
+    app.post(
+        "/api/v1/auth/refresh",
+        None,
+        &json!({"refresh_token": signup["refresh_token"]}),
+    )
+    .await
+    .assert_problem(401, "refresh_token_expired");
+    assert_eq!(app.count("refresh_tokens").await, 1);
+    let unused = app
+        .scalar("SELECT COUNT(*) FROM refresh_tokens WHERE used_at IS NULL AND revoked_at IS NULL")
+        .await;
+    assert_eq!(unused, 1, "the expired token was not used");
+}
+
+/// An event's time and state have their own codes: publishing an event that
+/// has started is 422 `event_in_past`; a scan or walk-in at a draft or a
+/// completed event is 422 `event_not_open`; cancelling a registration once
+/// the event is over, completed or not yet, is 422 `event_completed`.
+#[actix_web::test]
+async fn an_events_time_and_state_have_their_codes() {
+    let app = spawn_app().await;
+    let organiser = app.organiser().await;
+    let walk_in = json!({"email": "walkin@zju.edu.cn", "full_name": "张伟", "university": "浙江大学",
+                         "major": "电气工程", "degree": "master", "graduation_year": 2026});
+    let started = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+    let draft = app
+        .post(
+            "/api/v1/events",
+            Some(&organiser),
+            &event_body(json!({"starts_at": started.to_rfc3339(),
+                               "ends_at": (started + chrono::TimeDelta::hours(3)).to_rfc3339()})),
+        )
+        .await;
+    assert_eq!(draft.status.as_u16(), 201, "{}", draft.body);
+    let draft = draft.body["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/events/{draft}/publish"),
+        Some(&organiser),
+        &json!({}),
+    )
+    .await
+    .assert_problem(422, "event_in_past");
+    let still = app
+        .get(&format!("/api/v1/events/{draft}"), Some(&organiser))
+        .await;
+    assert_eq!(still.body["status"], "draft");
+    app.post(
+        &format!("/api/v1/events/{draft}/checkins"),
+        Some(&organiser),
+        &json!({"ticket_code": "AAAAAAAAAAAAAAAAAAAAAAAAAA"}),
+    )
+    .await
+    .assert_problem(422, "event_not_open");
+    app.post(
+        &format!("/api/v1/events/{draft}/walk-ins"),
+        Some(&organiser),
+        &walk_in,
+    )
+    .await
+    .assert_problem(422, "event_not_open");
+
+    let event = app.published_event(&organiser, json!({})).await;
+    let mut registrations = Vec::new();
+    for _ in 0..2 {
+        let student = app.student("master", 2027).await;
+        let reply = app.register(&event, &student.token).await;
+        assert_eq!(reply.status.as_u16(), 201, "{}", reply.body);
+        registrations.push((student, reply.body["id"].as_str().unwrap().to_owned()));
+    }
+    let ended = chrono::Utc::now() - chrono::TimeDelta::minutes(5);
+    let moved = app
+        .patch(
+            &format!("/api/v1/events/{event}"),
+            Some(&organiser),
+            &json!({"starts_at": (ended - chrono::TimeDelta::hours(2)).to_rfc3339(),
+                    "ends_at": ended.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(moved.status.as_u16(), 200, "{}", moved.body);
+    let cancel = |token: String, id: String| {
+        let app = &app;
+        async move {
+            app.post(
+                &format!("/api/v1/registrations/{id}/cancel"),
+                Some(&token),
+                &json!({}),
+            )
+            .await
+        }
+    };
+    let (student, id) = &registrations[0];
+    cancel(student.token.clone(), id.clone())
+        .await
+        .assert_problem(422, "event_completed");
+    let completed = app
+        .post(
+            &format!("/api/v1/events/{event}/complete"),
+            Some(&organiser),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(completed.status.as_u16(), 200, "{}", completed.body);
+    cancel(organiser.clone(), registrations[1].1.clone())
+        .await
+        .assert_problem(422, "event_completed");
+    let ticket = app.ticket_of(id).await;
+    app.post(
+        &format!("/api/v1/events/{event}/checkins"),
+        Some(&organiser),
+        &json!({"ticket_code": ticket}),
+    )
+    .await
+    .assert_problem(422, "event_not_open");
+    app.post(
+        &format!("/api/v1/events/{event}/walk-ins"),
+        Some(&organiser),
+        &walk_in,
+    )
+    .await
+    .assert_problem(422, "event_not_open");
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM registrations WHERE status = 'confirmed'")
+            .await,
+        2
+    );
+    assert_eq!(app.count("checkins").await, 0);
+    assert_eq!(
+        app.count("users WHERE email = 'walkin@zju.edu.cn'").await,
+        0
+    );
+}

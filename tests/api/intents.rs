@@ -501,16 +501,47 @@ async fn reports_match_hand_counted_figures() {
         json!({"interviewing": 1, "signed": 1, "withdrawn": 1})
     );
 
+    // Student 0 signed late on 31 May UTC, already 1 June in Beijing.
+    {
+        use nuancheng::entities::intents::{self, IntentStatus};
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        let late: chrono::DateTime<chrono::Utc> = "2026-05-31T20:00:00Z".parse().unwrap();
+        let event_a: uuid::Uuid = d.event_a.parse().unwrap();
+        let moved = intents::Entity::update_many()
+            .col_expr(intents::Column::SignedAt, Expr::value(Some(late)))
+            .filter(intents::Column::EventId.eq(event_a))
+            .filter(intents::Column::Status.eq(IntentStatus::Signed))
+            .exec(app.db())
+            .await
+            .unwrap();
+        assert_eq!(moved.rows_affected, 1);
+    }
     let r = report(format!(
         "group_by=month&status=signed&event_id={}",
         d.event_a
     ))
     .await;
-    let month = chrono::Utc::now()
-        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
-        .format("%Y-%m")
-        .to_string();
-    assert_eq!(counts(&r), [(month, 2)]);
+    // Signed (or onboarded since) at event A: students 0 and 1, each in the
+    // Beijing month of its signing, whatever today's date.
+    let listed = app
+        .get(
+            &format!("/api/v1/intents?event_id={}&limit=200", d.event_a),
+            Some(&d.organiser),
+        )
+        .await;
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let mut months: std::collections::BTreeMap<String, i64> = Default::default();
+    for item in listed.body["items"].as_array().unwrap() {
+        if matches!(item["status"].as_str(), Some("signed" | "onboarded")) {
+            let at: chrono::DateTime<chrono::FixedOffset> =
+                item["signed_at"].as_str().unwrap().parse().unwrap();
+            let month = at.with_timezone(&beijing).format("%Y-%m").to_string();
+            *months.entry(month).or_default() += 1;
+        }
+    }
+    assert_eq!(months.values().sum::<i64>(), 2, "{}", listed.body);
+    assert!(months.contains_key("2026-06"), "{months:?}");
+    assert_eq!(counts(&r), months.into_iter().collect::<Vec<_>>());
 
     let r = report("group_by=employer&status=withdrawn".into()).await;
     assert_eq!(counts(&r), [("鄂尔多斯市能源集团".into(), 1)]);

@@ -11,5 +11,7 @@ mod helpers;
 mod intents;
 mod ops;
 mod outbox;
+mod public;
+mod races;
 mod registrations;
 mod smtp;

@@ -169,6 +169,8 @@ async fn concurrent_workers_send_each_mail_exactly_once() {
     assert_eq!(recipients.len(), 40, "no mail twice");
 }
 
+/// With the file transport each email becomes an .eml file: addressed to
+/// its recipient, with the subject, the body and the row's Message-ID.
 #[actix_web::test]
 async fn the_file_transport_writes_eml_files() {
     let dir = std::env::temp_dir().join(format!("nuancheng-mail-{}", uuid::Uuid::new_v4()));
@@ -179,14 +181,40 @@ async fn the_file_transport_writes_eml_files() {
     })
     .await;
     app.candidate("file@pku.edu.cn").await;
+    // Recorded as sent once the file is written whole.
     wait_until(
-        async || {
-            std::fs::read_dir(&dir)
-                .map(|d| d.count() == 1)
-                .unwrap_or(false)
-        },
-        "an .eml file is written",
+        async || status_of(&app, "file@pku.edu.cn").await.status == NotificationStatus::Sent,
+        "the email is written",
     )
     .await;
+    let row = status_of(&app, "file@pku.edu.cn").await;
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].extension().and_then(|e| e.to_str()), Some("eml"));
+    let raw = std::fs::read_to_string(&files[0]).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+    let mail = crate::smtp::ReceivedMail {
+        to: Vec::new(),
+        raw,
+    };
+    let headers = mail.raw.split("\r\n\r\n").next().unwrap().to_owned();
+    assert!(
+        headers.lines().any(|l| l == "To: file@pku.edu.cn"),
+        "{headers}"
+    );
+    assert!(
+        headers.contains(&format!("<{}@nuancheng>", row.id)),
+        "the Message-ID names the row: {headers}"
+    );
+    assert_eq!(mail.subject(), row.subject);
+    assert!(mail.subject().contains("验证"), "{}", mail.subject());
+    let text = mail.text();
+    assert!(
+        text.contains("http://frontend.test/verify-email?token="),
+        "{text}"
+    );
+    assert!(text.contains("李雷"), "{text}");
 }

@@ -18,7 +18,7 @@ use nuancheng::entities::{
 /// and checks that they agree: confirmed within capacity, waitlist within
 /// its limit, positions exactly 1..=n, and no free seat while an eligible
 /// student waits.
-async fn assert_invariants(app: &TestApp, event_id: &str) -> (usize, usize) {
+pub(crate) async fn assert_invariants(app: &TestApp, event_id: &str) -> (usize, usize) {
     let id: uuid::Uuid = event_id.parse().unwrap();
     let event = events::Entity::find_by_id(id)
         .one(app.db())
@@ -535,20 +535,62 @@ async fn organisers_and_participating_recruiters_list_and_export_registrations()
     assert!(lines[0].contains("full_name") && lines[0].contains("email"));
     assert!(lines[1].contains("北京大学") && lines[1].contains(&students[0].email));
     assert!(text.contains("waitlisted"));
-    let recruiter_csv = app
+    // The recruiter's file has the same columns; the contact columns stay
+    // empty for students it has not met, and fill in once one checks in.
+    let header = "registration_id,status,waitlist_position,full_name,university,major,\
+                  degree,graduation_year,email,phone,registered_at,confirmed_at,cancelled_at";
+    let rows = recruiter_csv(&app, &path, &recruiter).await;
+    assert_eq!(rows[0], header);
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    for row in &rows[1..] {
+        let cells: Vec<&str> = row.split(',').collect();
+        assert_eq!(cells.len(), 13, "{row}");
+        assert_eq!(cells[4], "北京大学", "{row}");
+        assert_eq!((cells[8], cells[9]), ("", ""), "not met yet: {row}");
+    }
+    let first = all.body["items"][0]["id"].as_str().unwrap();
+    let scanned = app
+        .post(
+            &format!("/api/v1/events/{id}/checkins"),
+            Some(&organiser),
+            &json!({"ticket_code": app.ticket_of(first).await}),
+        )
+        .await;
+    assert_eq!(scanned.status, StatusCode::CREATED, "{}", scanned.body);
+    let rows = recruiter_csv(&app, &path, &recruiter).await;
+    for row in &rows[1..] {
+        let cells: Vec<&str> = row.split(',').collect();
+        if cells[0] == first {
+            assert_eq!(
+                (cells[8], cells[9]),
+                (students[0].email.as_str(), "13900000000")
+            );
+        } else {
+            assert_eq!((cells[8], cells[9]), ("", ""), "not met: {row}");
+        }
+    }
+}
+
+/// A registrations export as a recruiter gets it: 200, `text/csv`, a
+/// byte-order mark, then its lines.
+async fn recruiter_csv(app: &TestApp, path: &str, recruiter: &str) -> Vec<String> {
+    let mut res = app
         .client
-        .get(app.url(&path))
-        .bearer_auth(&recruiter)
+        .get(app.url(path))
+        .bearer_auth(recruiter)
         .insert_header(("Accept", "text/csv"))
         .send()
         .await
         .unwrap();
-    let mut recruiter_csv = recruiter_csv;
-    let text = String::from_utf8(recruiter_csv.body().await.unwrap().to_vec()).unwrap();
-    assert!(
-        !text.contains(&students[0].email),
-        "no contact details before they meet"
-    );
+    assert_eq!(res.status(), StatusCode::OK);
+    let content_type = res.headers().get("content-type").unwrap().to_str().unwrap();
+    assert!(content_type.starts_with("text/csv"), "{content_type}");
+    let bytes = res.body().await.unwrap();
+    let text = std::str::from_utf8(&bytes).unwrap();
+    let text = text
+        .strip_prefix('\u{feff}')
+        .expect("a UTF-8 byte-order mark first");
+    text.trim_end().split("\r\n").map(str::to_owned).collect()
 }
 
 /// 200 students press "register" at the same moment for 50 seats and a

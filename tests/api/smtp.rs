@@ -119,6 +119,10 @@ pub struct MailSink {
     pub port: u16,
     messages: Arc<Mutex<Vec<ReceivedMail>>>,
     accepting: Arc<AtomicBool>,
+    /// When set, each message's data is refused (after the delay).
+    refusing_data: Arc<AtomicBool>,
+    /// While set, the server holds every message's data without answering.
+    holding: Arc<AtomicBool>,
     /// Milliseconds the server waits before accepting a message's data.
     delay_ms: Arc<AtomicU64>,
 }
@@ -132,6 +136,8 @@ impl MailSink {
             port: listener.local_addr().unwrap().port(),
             messages: Arc::default(),
             accepting: Arc::new(AtomicBool::new(true)),
+            refusing_data: Arc::default(),
+            holding: Arc::default(),
             delay_ms: Arc::default(),
         };
         let shared = sink.clone();
@@ -150,6 +156,18 @@ impl MailSink {
     /// server that is down for maintenance does.
     pub fn set_accepting(&self, accepting: bool) {
         self.accepting.store(accepting, Ordering::SeqCst);
+    }
+
+    /// While true the server takes each message's data and then refuses it
+    /// (after the delay, if any), as a server whose filter rejects mail does.
+    pub fn set_refusing_data(&self, refusing: bool) {
+        self.refusing_data.store(refusing, Ordering::SeqCst);
+    }
+
+    /// While true the server keeps every message it is given waiting for its
+    /// answer, as a stalled one does; false lets them through.
+    pub fn set_holding(&self, holding: bool) {
+        self.holding.store(holding, Ordering::SeqCst);
     }
 
     /// Makes the server slow to accept each message, as a loaded one is.
@@ -238,6 +256,14 @@ impl MailSink {
                 let delay = self.delay_ms.load(Ordering::SeqCst);
                 if delay > 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                }
+                while self.holding.load(Ordering::SeqCst) {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                if self.refusing_data.load(Ordering::SeqCst) {
+                    to.clear();
+                    write.write_all(b"554 rejected by filter\r\n").await?;
+                    continue;
                 }
                 self.messages.lock().unwrap().push(ReceivedMail {
                     to: std::mem::take(&mut to),
