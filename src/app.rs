@@ -34,6 +34,13 @@ pub struct Application {
     port: u16,
     server: Server,
     pub state: web::Data<AppState>,
+    /// The in-process mail worker: how to stop it, its task, and how long
+    /// to wait for it.
+    worker: Option<(
+        tokio::sync::watch::Sender<bool>,
+        actix_web::rt::task::JoinHandle<()>,
+        Duration,
+    )>,
 }
 
 impl Application {
@@ -49,11 +56,15 @@ impl Application {
     }
 
     pub async fn build_with(conn: DatabaseConnection, settings: Settings) -> Result<Self, String> {
-        if settings.server.run_worker {
-            let worker = Worker::new(conn.clone(), settings.email.clone())?;
-            actix_web::rt::spawn(worker.run());
+        let worker = if settings.server.run_worker {
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let worker = Worker::new(conn.clone(), settings.email.clone())?.stopped_by(stopped);
             actix_web::rt::spawn(housekeeping::run(conn.clone()));
-        }
+            let drain = Duration::from_secs(settings.email.smtp_timeout_secs + 5);
+            Some((stop, actix_web::rt::spawn(worker.run()), drain))
+        } else {
+            None
+        };
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener =
             TcpListener::bind(&address).map_err(|e| format!("cannot listen on {address}: {e}"))?;
@@ -115,6 +126,7 @@ impl Application {
             port,
             server: server.run(),
             state,
+            worker,
         })
     }
 
@@ -127,8 +139,18 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until SIGTERM or SIGINT: the server stops accepting and lets
+    /// in-flight requests finish (`server.shutdown_timeout_secs`), then the
+    /// mail worker finishes the email it is sending and gives the rest back.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some((stop, worker, drain)) = self.worker {
+            let _ = stop.send(true);
+            if tokio::time::timeout(drain, worker).await.is_err() {
+                tracing::warn!("the mail worker did not stop in time");
+            }
+        }
+        served
     }
 }
 

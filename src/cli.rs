@@ -146,7 +146,16 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 settings.email.transport
             );
             tokio::spawn(crate::housekeeping::run(conn.clone()));
-            Worker::new(conn, settings.email.clone())?.run().await;
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("stopping: the email being sent finishes, the rest go back");
+                let _ = stop.send(true);
+            });
+            Worker::new(conn, settings.email.clone())?
+                .stopped_by(stopped)
+                .run()
+                .await;
             Ok(())
         }
         Command::SeedDemo => {
@@ -183,5 +192,28 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+    }
+}
+
+/// SIGTERM (a service manager stopping the process) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -27,6 +27,7 @@ use sea_orm::{
     UpdateMany,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType},
 };
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{templates, transport::Transport};
@@ -42,37 +43,65 @@ pub struct Worker {
     db: DatabaseConnection,
     settings: EmailSettings,
     transport: Transport,
+    /// Turns true when the process is asked to stop.
+    stop: watch::Receiver<bool>,
+    /// Keeps `stop` open for a worker nobody will stop.
+    _unstoppable: Option<watch::Sender<bool>>,
 }
 
 impl Worker {
     pub fn new(db: DatabaseConnection, settings: EmailSettings) -> Result<Self, String> {
         let transport = Transport::from_settings(&settings)?;
+        let (keep, stop) = watch::channel(false);
         Ok(Self {
             db,
             settings,
             transport,
+            stop,
+            _unstoppable: Some(keep),
         })
     }
 
-    /// Runs until the process ends.
-    pub async fn run(self) {
+    /// The worker stops when `stop` turns true: it finishes the email it is
+    /// handing to the mail server, gives the rest of its batch back (their
+    /// leases cleared, so another worker takes them at once) and returns.
+    pub fn stopped_by(mut self, stop: watch::Receiver<bool>) -> Self {
+        self.stop = stop;
+        self._unstoppable = None;
+        self
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Runs until it is stopped (or the process ends).
+    pub async fn run(mut self) {
         let idle = Duration::from_millis(Ord::max(self.settings.poll_interval_ms, 10));
         tracing::info!(transport = ?self.settings.transport, "mail worker started");
-        loop {
+        while !self.stopping() {
             match self.run_once().await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "mail worker: claiming failed"),
             }
-            tokio::time::sleep(idle).await;
+            tokio::select! {
+                _ = tokio::time::sleep(idle) => {}
+                _ = self.stop.changed() => {}
+            }
         }
+        tracing::info!("mail worker stopped");
     }
 
     /// Sends one batch of due emails; returns how many were claimed.
     pub async fn run_once(&self) -> Result<usize, DbErr> {
         let lease = TimeDelta::seconds(self.settings.lease_secs as i64);
         let (rows, token) = claim(&self.db, BATCH, lease).await?;
-        for row in &rows {
+        for (i, row) in rows.iter().enumerate() {
+            if self.stopping() {
+                release(&self.db, token, rows[i..].iter().map(|r| r.id)).await?;
+                break;
+            }
             let Some(token) = renew(&self.db, row.id, token, lease).await? else {
                 tracing::info!(id = %row.id, "mail taken over by another worker; skipped");
                 continue;
@@ -152,6 +181,26 @@ fn redact(update: UpdateMany<notifications::Entity>) -> UpdateMany<notifications
     update
         .col_expr(C::TextBody, Expr::value(REDACTED))
         .col_expr(C::HtmlBody, Expr::value(format!("<p>{REDACTED}</p>")))
+}
+
+/// Gives claimed rows that were not sent back to the queue, due as before.
+async fn release(
+    db_conn: &DatabaseConnection,
+    token: Uuid,
+    ids: impl Iterator<Item = Uuid>,
+) -> Result<(), DbErr> {
+    use notifications::Column as C;
+    notifications::Entity::update_many()
+        .col_expr(
+            C::LockedUntil,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
+        .col_expr(C::LeaseToken, Expr::value(Option::<Uuid>::None))
+        .filter(C::Id.is_in(ids))
+        .filter(C::LeaseToken.eq(token))
+        .exec(db_conn)
+        .await?;
+    Ok(())
 }
 
 /// Renews the lease on one claimed row under a new token, if `token` still

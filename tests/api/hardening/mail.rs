@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use awc::http::StatusCode;
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 /// Two workers and a mail server slow enough that a batch outlives its
 /// lease: the second worker takes the rows the first has not reached, the
@@ -14,7 +14,7 @@ use crate::helpers::spawn_app;
 async fn two_workers_never_send_one_email_twice() {
     use nuancheng::notify::{self, templates, worker::Worker};
 
-    let app = crate::helpers::spawn_app_with(|s| {
+    let app = spawn_app_with(|s| {
         s.server.run_worker = false;
         s.email.lease_secs = 2;
         s.email.smtp_timeout_secs = 1;
@@ -142,5 +142,59 @@ async fn an_smtp_outage_delays_mail_and_loses_none() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     for address in &addresses {
         assert_eq!(app.sink.to(address).len(), 1, "{address} got a copy");
+    }
+}
+
+/// A worker asked to stop (SIGTERM) finishes the email it is handing over
+/// and gives the rest of its batch back at once: another worker sends them
+/// without waiting for their two-minute lease, each exactly once.
+#[actix_web::test]
+async fn a_stopped_worker_gives_its_batch_back() {
+    use nuancheng::notify::{self, templates, worker::Worker};
+
+    let app = spawn_app_with(|s| {
+        s.server.run_worker = false;
+        s.email.poll_interval_ms = 20;
+    })
+    .await;
+    app.sink.set_delay(Duration::from_millis(300));
+    for i in 0..6 {
+        let mail = templates::verify_email(&format!("学生{i}"), "http://frontend.test/x", 48);
+        notify::enqueue(app.db(), &format!("stop{i}@pku.edu.cn"), mail, Vec::new())
+            .await
+            .unwrap();
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let first = Worker::new(app.db().clone(), app.state.settings.email.clone())
+        .unwrap()
+        .stopped_by(stopped);
+    let first = actix_web::rt::spawn(first.run());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.sink.messages().is_empty() {
+        assert!(Instant::now() < deadline, "the first worker sent nothing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(3), first)
+        .await
+        .expect("the worker stops within a send")
+        .unwrap();
+    let sent_by_first = app.sink.messages().len();
+    assert!(sent_by_first < 6, "the stop came too late to test anything");
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM notifications WHERE locked_until IS NOT NULL")
+            .await,
+        0,
+        "the unsent rows were given back"
+    );
+
+    let second = Worker::new(app.db().clone(), app.state.settings.email.clone()).unwrap();
+    actix_web::rt::spawn(second.run());
+    for i in 0..6 {
+        app.sink.wait_for(&format!("stop{i}@pku.edu.cn"), 1).await;
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    for i in 0..6 {
+        assert_eq!(app.sink.to(&format!("stop{i}@pku.edu.cn")).len(), 1);
     }
 }
