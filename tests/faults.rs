@@ -8,10 +8,10 @@
 //! Like the API tests they run on a temporary SQLite file, or on a fresh
 //! PostgreSQL database when `TEST_DATABASE_URL` names a server.
 
+mod common;
+
 use std::{
     collections::{HashMap, HashSet},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -20,281 +20,15 @@ use std::{
 };
 
 use awc::Client;
+use common::*;
 use futures_util::future::join_all;
-use nuancheng::{
-    accounts::service::new_referral_code,
-    config::{Environment, Settings},
-    entities::users::{self, Degree, Role},
-    tokens::JwtKeys,
-};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, Set, Statement};
+use nuancheng::tokens::JwtKeys;
+use sea_orm::Database;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// Faults that stop a shared service must not overlap.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-const ADMIN_PASSWORD: &str = "fault-test-password-1";
-
-/// A database of its own for one test, and how to reach it.
-struct TestDatabase {
-    url: String,
-    postgres: Option<(String, String)>,
-    _dir: TempDir,
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-async fn fresh_database() -> TestDatabase {
-    let dir = std::env::temp_dir().join(format!("nuancheng-fault-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a temporary folder");
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(server) if !server.is_empty() => {
-            let server = server.trim_end_matches('/').to_owned();
-            let name = format!("nuancheng_test_{}", Uuid::new_v4().simple());
-            let admin = Database::connect(format!("{server}/postgres"))
-                .await
-                .expect("PostgreSQL answers");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .expect("create the test database");
-            let _ = admin.close().await;
-            TestDatabase {
-                url: format!("{server}/{name}"),
-                postgres: Some((server, name)),
-                _dir: TempDir(dir),
-            }
-        }
-        _ => TestDatabase {
-            url: format!("sqlite://{}?mode=rwc", dir.join("fault.db").display()),
-            postgres: None,
-            _dir: TempDir(dir),
-        },
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// The real binary, serving on loopback.
-struct Server {
-    child: Option<Child>,
-    port: u16,
-    env: Vec<(String, String)>,
-}
-
-impl Server {
-    fn env_for(
-        database: &TestDatabase,
-        mail_dir: &std::path::Path,
-        port: u16,
-    ) -> Vec<(String, String)> {
-        [
-            ("NUANCHENG_ENV", "test".to_owned()),
-            ("NUANCHENG__SERVER__HOST", "127.0.0.1".to_owned()),
-            ("NUANCHENG__SERVER__PORT", port.to_string()),
-            ("NUANCHENG__SERVER__WORKERS", "2".to_owned()),
-            ("NUANCHENG__DATABASE__URL", database.url.clone()),
-            ("NUANCHENG__DATABASE__ACQUIRE_TIMEOUT_SECS", "2".to_owned()),
-            ("NUANCHENG__EMAIL__TRANSPORT", "file".to_owned()),
-            ("NUANCHENG__EMAIL__FILE_DIR", mail_dir.display().to_string()),
-            ("NUANCHENG__HTTP__IDEMPOTENCY_LEASE_SECS", "2".to_owned()),
-            (
-                "NUANCHENG__RATE_LIMIT__AUTH_PER_MINUTE",
-                "100000".to_owned(),
-            ),
-            ("RUST_LOG", "warn".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_nuancheng"));
-        command
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
-        command
-    }
-
-    async fn start(env: Vec<(String, String)>, port: u16) -> Self {
-        let mut server = Self {
-            child: None,
-            port,
-            env,
-        };
-        server.restart().await;
-        server
-    }
-
-    async fn restart(&mut self) {
-        let child = self.command(&["serve"]).spawn().expect("the binary starts");
-        self.child = Some(child);
-        let client = Client::default();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(res) = client.get(self.url("/healthz")).send().await
-                && res.status().is_success()
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not come up in 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGKILL: no shutdown, no flushing, nothing the process could finish.
-    fn kill_9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().expect("kill -9");
-            child.wait().expect("reaped");
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill_9();
-    }
-}
-
-async fn read(
-    res: awc::ClientResponse<
-        impl futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>,
-    >,
-) -> (u16, Value, bool) {
-    let mut res = res;
-    let status = res.status().as_u16();
-    let replayed = res.headers().contains_key("idempotency-replayed");
-    let body = res.body().limit(1 << 20).await.unwrap_or_default();
-    (
-        status,
-        serde_json::from_slice(&body).unwrap_or(Value::Null),
-        replayed,
-    )
-}
-
-/// An admin's access token, through `create-admin` and a login.
-async fn admin_token(server: &Server, client: &Client) -> String {
-    let status = server
-        .command(&[
-            "create-admin",
-            "--email",
-            "admin@faults.test",
-            "--password",
-            ADMIN_PASSWORD,
-        ])
-        .status()
-        .expect("create-admin runs");
-    assert!(status.success());
-    let res = client
-        .post(server.url("/api/v1/auth/login"))
-        .send_json(&json!({"email": "admin@faults.test", "password": ADMIN_PASSWORD}))
-        .await
-        .expect("login");
-    let (status, body, _) = read(res).await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
-async fn published_event(server: &Server, client: &Client, admin: &str, capacity: i32) -> String {
-    let starts = chrono::Utc::now() + chrono::TimeDelta::days(7);
-    let res = client
-        .post(server.url("/api/v1/events"))
-        .bearer_auth(admin)
-        .send_json(&json!({
-            "title": "名校引才专项行动·北京大学专场", "kind": "info_session",
-            "university": "北京大学", "venue": "百周年纪念讲堂", "city": "北京",
-            "starts_at": starts, "ends_at": starts + chrono::TimeDelta::hours(2),
-            "capacity": capacity,
-        }))
-        .await
-        .expect("create an event");
-    let (status, body, _) = read(res).await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["id"].as_str().unwrap().to_owned();
-    let res = client
-        .post(server.url(&format!("/api/v1/events/{id}/publish")))
-        .bearer_auth(admin)
-        .send_json(&json!({}))
-        .await
-        .expect("publish");
-    assert_eq!(read(res).await.0, 200);
-    id
-}
-
-/// Students written straight to the database, each with an access token.
-async fn students(db: &DatabaseConnection, jwt: &JwtKeys, n: usize) -> Vec<(Uuid, String, String)> {
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let id = Uuid::now_v7();
-        let email = format!("s{i}-{}@pku.edu.cn", id.simple());
-        let now = nuancheng::db::now();
-        users::ActiveModel {
-            id: Set(id),
-            email: Set(email.clone()),
-            password_hash: Set(None),
-            full_name: Set(format!("学生{i}")),
-            phone: Set(None),
-            university: Set(Some("北京大学".into())),
-            major: Set(Some("化学工程".into())),
-            degree: Set(Some(Degree::Master)),
-            graduation_year: Set(Some(2027)),
-            role: Set(Role::Candidate),
-            employer_id: Set(None),
-            referral_code: Set(new_referral_code()),
-            referred_by: Set(None),
-            email_verified_at: Set(Some(now)),
-            disabled_at: Set(None),
-            tokens_valid_after: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(db)
-        .await
-        .expect("a student");
-        out.push((id, email, jwt.issue(id, Role::Candidate)));
-    }
-    out
-}
-
-async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
-    db.query_one_raw(Statement::from_string(
-        db.get_database_backend(),
-        format!("SELECT CAST(({sql}) AS BIGINT) AS n"),
-    ))
-    .await
-    .expect(sql)
-    .expect("a row")
-    .try_get::<i64>("", "n")
-    .expect("n")
-}
-
-fn settings() -> Settings {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
-    Settings::load_from(Environment::Test, &dir).expect("test settings")
-}
 
 async fn register_all(
     base: String,
@@ -330,7 +64,7 @@ async fn register_all(
 async fn kill_9_during_a_registration_burst_loses_no_answered_registration() {
     let _serial = SERIAL.lock().await;
     let database = fresh_database().await;
-    let mail_dir = database._dir.0.join("mail");
+    let mail_dir = database.dir.0.join("mail");
     let port = free_port();
     let mut server = Server::start(Server::env_for(&database, &mail_dir, port), port).await;
     let client = Client::builder().timeout(Duration::from_secs(30)).finish();
@@ -448,31 +182,6 @@ async fn kill_9_during_a_registration_burst_loses_no_answered_registration() {
     drop_database(&database).await;
 }
 
-async fn drop_database(database: &TestDatabase) {
-    if let Some((server, name)) = &database.postgres
-        && let Ok(admin) = Database::connect(format!("{server}/postgres")).await
-    {
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await;
-        let _ = admin.close().await;
-    }
-}
-
-fn postgres_cluster(action: &str) {
-    let version = std::fs::read_dir("/etc/postgresql")
-        .expect("/etc/postgresql")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .next()
-        .expect("a PostgreSQL version");
-    let status = Command::new("pg_ctlcluster")
-        .args(["--skip-systemctl-redirect", &version, "main", action])
-        .status()
-        .expect("pg_ctlcluster runs");
-    assert!(status.success(), "pg_ctlcluster {action}");
-}
-
 /// PostgreSQL stops under load and starts again: while it is down `/readyz`
 /// is 503 and requests fail fast with 503 `database_unavailable`; within a
 /// few seconds of its return the same process serves again, and nothing
@@ -487,7 +196,7 @@ async fn a_postgres_restart_under_load_is_a_short_503_and_no_loss() {
     }
     let _serial = SERIAL.lock().await;
     let database = fresh_database().await;
-    let mail_dir = database._dir.0.join("mail");
+    let mail_dir = database.dir.0.join("mail");
     let port = free_port();
     let server = Server::start(Server::env_for(&database, &mail_dir, port), port).await;
     let client = Client::builder().timeout(Duration::from_secs(30)).finish();
