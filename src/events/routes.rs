@@ -117,15 +117,7 @@ pub async fn publish_event(
     _organiser: Organiser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = service::transition(
-        &state.db,
-        &state.settings,
-        id.into_inner(),
-        EventStatus::Published,
-        None,
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(service::detail(&state.db, event).await?))
+    move_to(&state, id.into_inner(), EventStatus::Published, None).await
 }
 
 /// Mark a published event as held, once it has ended (organisers).
@@ -138,15 +130,7 @@ pub async fn complete_event(
     _organiser: Organiser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = service::transition(
-        &state.db,
-        &state.settings,
-        id.into_inner(),
-        EventStatus::Completed,
-        None,
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(service::detail(&state.db, event).await?))
+    move_to(&state, id.into_inner(), EventStatus::Completed, None).await
 }
 
 /// Cancel an event; every confirmed and waitlisted registrant gets an email
@@ -163,13 +147,22 @@ pub async fn cancel_event(
 ) -> Result<HttpResponse, ApiError> {
     let reason = domain::text("reason", &body.into_inner()?.reason, 500)
         .map_err(|e| ApiError::Validation(vec![e]))?;
-    let event = service::transition(
-        &state.db,
-        &state.settings,
+    move_to(
+        &state,
         id.into_inner(),
         EventStatus::Cancelled,
         Some(reason),
     )
-    .await?;
+    .await
+}
+
+/// Moves an event along its lifecycle and answers with its detail.
+async fn move_to(
+    state: &AppState,
+    id: Uuid,
+    to: EventStatus,
+    reason: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let event = service::transition(&state.db, &state.settings, id, to, reason).await?;
     Ok(HttpResponse::Ok().json(service::detail(&state.db, event).await?))
 }
