@@ -39,12 +39,21 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, binds and, if configured, starts the mail worker.
     pub async fn build(settings: Settings) -> Result<Self, String> {
+        Self::start(settings, true).await
+    }
+
+    /// Like [`Application::build`]; without `migrate` the schema is left as
+    /// it is, for deployments that run `nuancheng migrate` as a step of
+    /// their own (`/readyz` answers 503 `migrations_pending` until then).
+    pub async fn start(settings: Settings, migrate: bool) -> Result<Self, String> {
         let conn = db::connect(&settings.database)
             .await
             .map_err(|e| format!("cannot open the database: {e}"))?;
-        db::migrate_up(&conn)
-            .await
-            .map_err(|e| format!("migrations failed: {e}"))?;
+        if migrate {
+            db::migrate_up(&conn)
+                .await
+                .map_err(|e| format!("migrations failed: {e}"))?;
+        }
         Self::build_with(conn, settings).await
     }
 

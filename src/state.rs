@@ -82,7 +82,7 @@ impl AppState {
     pub fn new(db: DatabaseConnection, settings: Settings) -> Self {
         Self {
             jwt: JwtKeys::new(&settings.auth),
-            limiter: RateLimiter::new(settings.rate_limit.auth_per_minute),
+            limiter: RateLimiter::shared(settings.rate_limit.auth_per_minute, &db),
             hashing: Gate::new(
                 settings.auth.max_concurrent_hashes,
                 Duration::from_millis(settings.auth.hash_wait_ms),

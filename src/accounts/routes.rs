@@ -33,10 +33,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/{id}", web::patch().to(update_user));
 }
 
-fn limit(state: &AppState, req: &HttpRequest, group: &'static str) -> Result<(), ApiError> {
+async fn limit(state: &AppState, req: &HttpRequest, group: &'static str) -> Result<(), ApiError> {
     state
         .limiter
         .check(group, client_ip(req, &state.settings.http))
+        .await
 }
 
 /// Create a candidate account and send a verification email. A second
@@ -50,7 +51,7 @@ pub async fn signup(
     req: HttpRequest,
     body: Json<SignupRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "signup")?;
+    limit(&state, &req, "signup").await?;
     let session = service::signup(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Created().json(session))
 }
@@ -65,7 +66,7 @@ pub async fn login(
     req: HttpRequest,
     body: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "login")?;
+    limit(&state, &req, "login").await?;
     let session = sessions::login(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Ok().json(session))
 }
@@ -80,7 +81,7 @@ pub async fn refresh(
     req: HttpRequest,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "refresh")?;
+    limit(&state, &req, "refresh").await?;
     let session = sessions::refresh(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Ok().json(session))
 }
@@ -93,7 +94,7 @@ pub async fn logout(
     req: HttpRequest,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "logout")?;
+    limit(&state, &req, "logout").await?;
     sessions::logout(&state, body.into_inner()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -107,7 +108,7 @@ pub async fn verify_email(
     req: HttpRequest,
     body: Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "verify_email")?;
+    limit(&state, &req, "verify_email").await?;
     email_links::verify_email(&state, body.into_inner()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -120,7 +121,7 @@ pub async fn password_reset(
     req: HttpRequest,
     body: Json<PasswordResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "password_reset")?;
+    limit(&state, &req, "password_reset").await?;
     email_links::request_password_reset(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Accepted().finish())
 }
@@ -135,7 +136,7 @@ pub async fn password_reset_confirm(
     req: HttpRequest,
     body: Json<PasswordResetConfirm>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "password_reset_confirm")?;
+    limit(&state, &req, "password_reset_confirm").await?;
     email_links::confirm_password_reset(&state, body.into_inner()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -151,7 +152,7 @@ pub async fn accept_invitation(
     req: HttpRequest,
     body: Json<AcceptInvitationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "accept_invitation")?;
+    limit(&state, &req, "accept_invitation").await?;
     let session = invitations::accept_invitation(&state, body.into_inner()?).await?;
     Ok(HttpResponse::Created().json(session))
 }
