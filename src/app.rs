@@ -13,7 +13,7 @@ use actix_web::{
     middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn},
     web,
 };
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -70,6 +70,13 @@ impl Application {
         let workers = settings.server.workers;
         let server_settings = settings.server.clone();
         let state = web::Data::new(AppState::new(conn, settings));
+        if state.db.get_database_backend() == DbBackend::Postgres {
+            // One listener per process hears every process's committed changes.
+            actix_web::rt::spawn(db::relay_changes(
+                state.settings.database.url.trim().to_owned(),
+                state.live.clone(),
+            ));
+        }
         let shared = state.clone();
         let openapi = ApiDoc::openapi();
         let mut server = HttpServer::new(move || {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 use crate::config::DatabaseSettings;
@@ -70,6 +70,106 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
             .await
         }
         _ => db.begin().await,
+    }
+}
+
+/// The PostgreSQL channel on which committed changes name their event.
+pub const LIVE_CHANNEL: &str = "nuancheng_live";
+
+/// Tells every server process on the database that `event_id`'s figures
+/// change with this transaction. PostgreSQL delivers the notification when
+/// the transaction commits and drops it when it rolls back, so only
+/// committed changes are announced; [`relay_changes`] hears it. On SQLite
+/// (one process) it does nothing: the process tells its own dashboards.
+pub async fn announce<C: ConnectionTrait>(conn: &C, event_id: uuid::Uuid) -> Result<(), DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [LIVE_CHANNEL.into(), event_id.to_string().into()],
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// Forwards every event id announced on PostgreSQL, by any process, to
+/// `live`, for this process's dashboards. Runs for ever on its own
+/// connection; when the connection drops it connects again, waiting longer
+/// after each failure in a row (from 0.2 s up to 30 s). Whenever it (re)starts listening it sends
+/// the nil id, which asks every feed to recount: announcements made while
+/// nobody listened are lost.
+pub async fn relay_changes(url: String, live: tokio::sync::broadcast::Sender<uuid::Uuid>) {
+    const FIRST_WAIT: Duration = Duration::from_millis(200);
+    let mut wait = FIRST_WAIT;
+    loop {
+        let mut listener = Listening(None);
+        if let Err(error) = listener.start(&url).await {
+            tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "cannot listen for live changes");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(30));
+            continue;
+        }
+        let _ = live.send(uuid::Uuid::nil());
+        loop {
+            match listener.hear().await {
+                Ok(Some(notice)) => match notice.payload().parse() {
+                    Ok(event_id) => {
+                        wait = FIRST_WAIT;
+                        let _ = live.send(event_id);
+                    }
+                    Err(_) => tracing::warn!(
+                        payload = notice.payload(),
+                        "a live notice without an event id"
+                    ),
+                },
+                // The connection dropped and was opened again: some notices
+                // may be lost, so every feed recounts.
+                Ok(None) => {
+                    let _ = live.send(uuid::Uuid::nil());
+                }
+                Err(error) => {
+                    tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "live changes no longer heard; listening again");
+                    break;
+                }
+            }
+        }
+        drop(listener);
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// A `PgListener` that may be dropped where no runtime runs: when the
+/// task holding it is dropped with its runtime (shutdown, a test's end),
+/// the listener's own drop would spawn a task and panic, so it is let go of
+/// without that; the process is ending anyway.
+struct Listening(Option<sea_orm::sqlx::postgres::PgListener>);
+
+impl Listening {
+    async fn start(&mut self, url: &str) -> Result<(), sea_orm::sqlx::Error> {
+        let listener = self
+            .0
+            .insert(sea_orm::sqlx::postgres::PgListener::connect(url).await?);
+        listener.listen(LIVE_CHANNEL).await
+    }
+
+    async fn hear(
+        &mut self,
+    ) -> Result<Option<sea_orm::sqlx::postgres::PgNotification>, sea_orm::sqlx::Error> {
+        match self.0.as_mut() {
+            Some(listener) => listener.try_recv().await,
+            None => Err(sea_orm::sqlx::Error::PoolClosed),
+        }
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            std::mem::forget(self.0.take());
+        }
     }
 }
 

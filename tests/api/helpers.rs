@@ -68,14 +68,14 @@ pub fn postgres_or_skip(test: &str) -> Option<String> {
 }
 
 /// A second server process on `first`'s database, as another node behind
-/// the same proxy would be.
+/// the same proxy would be. It runs no mail worker, so every email reaches
+/// `first`'s sink, where the helpers look for it.
 pub async fn spawn_peer(first: &TestApp, change: impl FnOnce(&mut Settings)) -> TestApp {
-    spawn_app_on(
-        first.state.settings.database.url.clone(),
-        None,
-        true,
-        change,
-    )
+    let url = first.state.settings.database.url.clone();
+    spawn_app_on(url, None, true, |s| {
+        s.server.run_worker = false;
+        change(s)
+    })
     .await
 }
 

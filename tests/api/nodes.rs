@@ -39,3 +39,75 @@ async fn processes_share_one_rate_limit_budget() {
         "one bucket per route and client"
     );
 }
+
+/// A dashboard watching through process A sees a check-in made through
+/// process B within a second, though neither recounts on its own for 30 s:
+/// the change travels through PostgreSQL's NOTIFY, sent in the check-in's
+/// own transaction, to A's listener.
+#[actix_web::test]
+async fn a_dashboard_on_one_process_sees_a_check_in_made_through_another() {
+    use std::time::{Duration, Instant};
+
+    use crate::checkins::{door, next_stats, scan, ticket};
+    if postgres_or_skip("a_dashboard_on_one_process_sees_a_check_in_made_through_another").is_none()
+    {
+        return;
+    }
+    let a = spawn_app_with(|s| s.live.poll_ms = 30_000).await;
+    let b = spawn_peer(&a, |s| s.live.poll_ms = 30_000).await;
+    let d = door(&a, json!({"capacity": 5})).await;
+    let student = a.student("master", 2027).await;
+    let code = ticket(&a, &d.event, &student).await;
+    let mut live = a
+        .client
+        .get(a.url(&format!("/api/v1/events/{}/live", d.event)))
+        .bearer_auth(&d.recruiter)
+        .send()
+        .await
+        .expect("open the stream on A");
+    assert_eq!(live.status().as_u16(), 200);
+    let first = next_stats(&mut live).await;
+    assert_eq!(
+        (&first["confirmed"], &first["checked_in"]),
+        (&json!(1), &json!(0))
+    );
+
+    let started = Instant::now();
+    let scanned = scan(&b, &d, &d.recruiter, json!({"ticket_code": code})).await;
+    assert_eq!(scanned.status.as_u16(), 201, "{}", scanned.body);
+    let update = next_stats(&mut live).await;
+    assert_eq!(update["checked_in"], 1, "{update}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "seen after {:?}",
+        started.elapsed()
+    );
+
+    // A registration through B reaches A's dashboard the same way.
+    let late = b.student("master", 2027).await;
+    let registered = b.register(&d.event, &late.token).await;
+    assert_eq!(registered.status.as_u16(), 201, "{}", registered.body);
+    let update = next_stats(&mut live).await;
+    assert_eq!(update["confirmed"], 2, "{update}");
+
+    // A's listener loses its connection (the database cut it off); it
+    // listens again on its own and the next change still arrives.
+    let cut = a
+        .scalar(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .await;
+    assert_eq!(cut, 2, "one listener per process");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let third = b.student("master", 2027).await;
+    let registered = b.register(&d.event, &third.token).await;
+    assert_eq!(registered.status.as_u16(), 201, "{}", registered.body);
+    let update = loop {
+        let update = next_stats(&mut live).await;
+        if update["confirmed"] == 3 {
+            break update;
+        }
+    };
+    assert_eq!(update["confirmed"], 3, "{update}");
+}
