@@ -70,6 +70,7 @@ impl Application {
         let workers = settings.server.workers;
         let server_settings = settings.server.clone();
         let state = web::Data::new(AppState::new(conn, settings));
+        actix_web::rt::spawn(mark_shutdown(state.clone()));
         if state.db.get_database_backend() == DbBackend::Postgres {
             // One listener per process hears every process's committed changes.
             actix_web::rt::spawn(db::relay_changes(
@@ -146,6 +147,31 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Sets `shutting_down` when SIGTERM or SIGINT arrives, so `/readyz` answers
+/// 503 while the server (which hears the same signal) drains its requests.
+async fn mark_shutdown(state: web::Data<AppState>) {
+    use actix_web::rt::signal;
+    #[cfg(unix)]
+    let terminate = async {
+        match signal::unix::signal(signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    state
+        .shutting_down
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!("shutting down: /readyz answers 503 while requests drain");
 }
 
 fn cors(settings: &Settings) -> Cors {

@@ -51,8 +51,62 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
 }
 
+/// Names the PostgreSQL advisory lock held while migrations run ("nuanchen").
+const MIGRATION_LOCK: i64 = 0x6e75_616e_6368_656e;
+
+/// Applies every pending migration. On PostgreSQL several processes may
+/// start at once: each waits for the advisory lock, so one applies the
+/// migrations and the others then find nothing left to do.
 pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    with_migration_lock(db, || Migrator::up(db, None)).await
+}
+
+/// Rolls back the last `steps` migrations, under the same lock.
+pub async fn migrate_down(db: &DatabaseConnection, steps: u32) -> Result<(), DbErr> {
+    with_migration_lock(db, || Migrator::down(db, Some(steps))).await
+}
+
+/// Does any migration this binary knows wait to be applied? Reads only: it
+/// creates no table on a database never migrated.
+pub async fn migrations_pending(db: &DatabaseConnection) -> Result<bool, DbErr> {
+    Ok(!Migrator::get_pending_migrations_read_only(db)
+        .await?
+        .is_empty())
+}
+
+/// Runs `work` holding the migration lock on PostgreSQL. The lock is taken
+/// on a connection of its own, outside the pool (which `work` needs, and
+/// which may hold a single connection); it is released after, and by
+/// PostgreSQL if the process dies.
+async fn with_migration_lock<F, Fut>(db: &DatabaseConnection, work: F) -> Result<(), DbErr>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(), DbErr>>,
+{
+    use sea_orm::{
+        RuntimeErr,
+        sqlx::{self, Connection},
+    };
+    if db.get_database_backend() != DbBackend::Postgres {
+        return work().await;
+    }
+    let failed = |e: sqlx::Error| DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(e)));
+    let options = db.get_postgres_connection_pool().connect_options();
+    let mut lock = sqlx::PgConnection::connect_with(&options)
+        .await
+        .map_err(failed)?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut lock)
+        .await
+        .map_err(failed)?;
+    let outcome = work().await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut lock)
+        .await;
+    let _ = lock.close().await;
+    outcome
 }
 
 /// Starts a transaction that will write. On SQLite it takes the write lock at

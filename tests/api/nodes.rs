@@ -111,3 +111,42 @@ async fn a_dashboard_on_one_process_sees_a_check_in_made_through_another() {
     };
     assert_eq!(update["confirmed"], 3, "{update}");
 }
+
+/// Three processes starting at once on a fresh database all migrate it:
+/// the advisory lock lets one apply each migration while the others wait,
+/// so all succeed and every migration is recorded once.
+#[actix_web::test]
+async fn processes_migrating_at_once_apply_each_migration_once() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    if postgres_or_skip("processes_migrating_at_once_apply_each_migration_once").is_none() {
+        return;
+    }
+    let (url, _) = fresh_database().await;
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(Database::connect(&url).await.expect("connect"));
+    }
+    let outcomes =
+        futures_util::future::join_all(nodes.iter().map(nuancheng::db::migrate_up)).await;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        assert!(outcome.is_ok(), "process {i}: {outcome:?}");
+    }
+    let db = &nodes[0];
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT version) AS d FROM seaql_migrations",
+        ))
+        .await
+        .expect("read the applied migrations")
+        .expect("a row");
+    let (n, d): (i64, i64) = (row.try_get("", "n").unwrap(), row.try_get("", "d").unwrap());
+    assert_eq!((n, d), (Migrator::migrations().len() as i64, n));
+    assert!(
+        Migrator::get_pending_migrations(db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
