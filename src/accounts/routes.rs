@@ -33,6 +33,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/{id}", web::patch().to(update_user));
 }
 
+/// Takes a token from the client's budget for `group`. Handlers call it
+/// once the body has been read: a body that cannot be read or parsed is
+/// refused without spending a token or a database round trip.
 async fn limit(state: &AppState, req: &HttpRequest, group: &'static str) -> Result<(), ApiError> {
     state
         .limiter
@@ -51,8 +54,9 @@ pub async fn signup(
     req: HttpRequest,
     body: Json<SignupRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
     limit(&state, &req, "signup").await?;
-    let session = service::signup(&state, body.into_inner()?).await?;
+    let session = service::signup(&state, body).await?;
     Ok(HttpResponse::Created().json(session))
 }
 
@@ -66,8 +70,9 @@ pub async fn login(
     req: HttpRequest,
     body: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
     limit(&state, &req, "login").await?;
-    let session = sessions::login(&state, body.into_inner()?).await?;
+    let session = sessions::login(&state, body).await?;
     Ok(HttpResponse::Ok().json(session))
 }
 
@@ -81,8 +86,9 @@ pub async fn refresh(
     req: HttpRequest,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
     limit(&state, &req, "refresh").await?;
-    let session = sessions::refresh(&state, body.into_inner()?).await?;
+    let session = sessions::refresh(&state, body).await?;
     Ok(HttpResponse::Ok().json(session))
 }
 
@@ -94,8 +100,9 @@ pub async fn logout(
     req: HttpRequest,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
     limit(&state, &req, "logout").await?;
-    sessions::logout(&state, body.into_inner()?).await?;
+    sessions::logout(&state, body).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -108,8 +115,9 @@ pub async fn verify_email(
     req: HttpRequest,
     body: Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
     limit(&state, &req, "verify_email").await?;
-    email_links::verify_email(&state, body.into_inner()?).await?;
+    email_links::verify_email(&state, body).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -121,8 +129,9 @@ pub async fn password_reset(
     req: HttpRequest,
     body: Json<PasswordResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
     limit(&state, &req, "password_reset").await?;
-    email_links::request_password_reset(&state, body.into_inner()?).await?;
+    email_links::request_password_reset(&state, body).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -136,8 +145,9 @@ pub async fn password_reset_confirm(
     req: HttpRequest,
     body: Json<PasswordResetConfirm>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
     limit(&state, &req, "password_reset_confirm").await?;
-    email_links::confirm_password_reset(&state, body.into_inner()?).await?;
+    email_links::confirm_password_reset(&state, body).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -152,8 +162,9 @@ pub async fn accept_invitation(
     req: HttpRequest,
     body: Json<AcceptInvitationRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
     limit(&state, &req, "accept_invitation").await?;
-    let session = invitations::accept_invitation(&state, body.into_inner()?).await?;
+    let session = invitations::accept_invitation(&state, body).await?;
     Ok(HttpResponse::Created().json(session))
 }
 
