@@ -13,7 +13,7 @@ use actix_web::{
     middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn},
     web,
 };
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -46,12 +46,21 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, binds and, if configured, starts the mail worker.
     pub async fn build(settings: Settings) -> Result<Self, String> {
+        Self::start(settings, true).await
+    }
+
+    /// Like [`Application::build`]; without `migrate` the schema is left as
+    /// it is, for deployments that run `nuancheng migrate` as a step of
+    /// their own (`/readyz` answers 503 `migrations_pending` until then).
+    pub async fn start(settings: Settings, migrate: bool) -> Result<Self, String> {
         let conn = db::connect(&settings.database)
             .await
             .map_err(|e| format!("cannot open the database: {e}"))?;
-        db::migrate_up(&conn)
-            .await
-            .map_err(|e| format!("migrations failed: {e}"))?;
+        if migrate {
+            db::migrate_up(&conn)
+                .await
+                .map_err(|e| format!("migrations failed: {e}"))?;
+        }
         Self::build_with(conn, settings).await
     }
 
@@ -72,6 +81,14 @@ impl Application {
         let workers = settings.server.workers;
         let server_settings = settings.server.clone();
         let state = web::Data::new(AppState::new(conn, settings));
+        actix_web::rt::spawn(mark_shutdown(state.clone()));
+        if state.db.get_database_backend() == DbBackend::Postgres {
+            // One listener per process hears every process's committed changes.
+            actix_web::rt::spawn(db::relay_changes(
+                state.settings.database.url.trim().to_owned(),
+                state.live.clone(),
+            ));
+        }
         let shared = state.clone();
         let openapi = ApiDoc::openapi();
         let mut server = HttpServer::new(move || {
@@ -152,6 +169,31 @@ impl Application {
         }
         served
     }
+}
+
+/// Sets `shutting_down` when SIGTERM or SIGINT arrives, so `/readyz` answers
+/// 503 while the server (which hears the same signal) drains its requests.
+async fn mark_shutdown(state: web::Data<AppState>) {
+    use actix_web::rt::signal;
+    #[cfg(unix)]
+    let terminate = async {
+        match signal::unix::signal(signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    state
+        .shutting_down
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!("shutting down: /readyz answers 503 while requests drain");
 }
 
 fn cors(settings: &Settings) -> Cors {

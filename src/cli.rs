@@ -25,7 +25,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP API (and the mail worker, unless server.run_worker = false).
-    Serve,
+    Serve {
+        /// Leave the schema as it is, for deployments that run `nuancheng
+        /// migrate` as a step of their own; /readyz answers 503
+        /// `migrations_pending` until every migration is applied.
+        #[arg(long)]
+        no_migrate: bool,
+    },
     /// Apply, roll back or list schema migrations.
     Migrate {
         #[command(subcommand)]
@@ -80,7 +86,7 @@ fn print_openapi() -> Result<(), String> {
 }
 
 pub async fn run(cli: Cli) -> Result<(), String> {
-    let command = cli.command.unwrap_or(Command::Serve);
+    let command = cli.command.unwrap_or(Command::Serve { no_migrate: false });
     if let Command::Openapi = command {
         // Needs no settings: it works where config/ is missing or invalid.
         return print_openapi();
@@ -88,8 +94,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     let settings = Settings::load().map_err(|e| e.to_string())?;
     match command {
         Command::Openapi => print_openapi(),
-        Command::Serve => {
-            let app = Application::build(settings.clone()).await?;
+        Command::Serve { no_migrate } => {
+            let app = Application::start(settings.clone(), !no_migrate).await?;
             tracing::info!(
                 host = %settings.server.host,
                 port = app.port(),
@@ -110,11 +116,11 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             match action.unwrap_or(MigrateAction::Up) {
                 MigrateAction::Up => {
-                    Migrator::up(&conn, None).await.map_err(|e| e.to_string())?;
+                    db::migrate_up(&conn).await.map_err(|e| e.to_string())?;
                     println!("migrations applied");
                 }
                 MigrateAction::Down { steps } => {
-                    Migrator::down(&conn, Some(steps))
+                    db::migrate_down(&conn, steps)
                         .await
                         .map_err(|e| e.to_string())?;
                     println!("rolled back {steps} migration(s)");

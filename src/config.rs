@@ -163,9 +163,24 @@ pub struct LiveSettings {
     pub max_streams_per_user: usize,
     /// Streams one process runs at once.
     pub max_streams: usize,
-    /// How often an event's feed recounts, for changes made by other
-    /// processes (changes of this process are pushed at once).
+    /// How often an event's feed recounts, for changes it was not told of;
+    /// 0 picks by database (see [`LiveSettings::poll_every`]).
     pub poll_ms: u64,
+}
+
+impl LiveSettings {
+    /// The recount interval: `poll_ms`, or when it is 0, a second on SQLite
+    /// (where only this process's own changes are pushed) and 15 s on
+    /// PostgreSQL (where every process's committed changes are pushed, and
+    /// the poll only catches what a dropped listener connection lost).
+    pub fn poll_every(&self, backend: sea_orm::DbBackend) -> std::time::Duration {
+        let ms = match (self.poll_ms, backend) {
+            (0, sea_orm::DbBackend::Postgres) => 15_000,
+            (0, _) => 1_000,
+            (ms, _) => ms.max(10),
+        };
+        std::time::Duration::from_millis(ms)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

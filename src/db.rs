@@ -6,7 +6,7 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 use crate::config::DatabaseSettings;
@@ -51,8 +51,62 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
 }
 
+/// Names the PostgreSQL advisory lock held while migrations run ("nuanchen").
+const MIGRATION_LOCK: i64 = 0x6e75_616e_6368_656e;
+
+/// Applies every pending migration. On PostgreSQL several processes may
+/// start at once: each waits for the advisory lock, so one applies the
+/// migrations and the others then find nothing left to do.
 pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    with_migration_lock(db, || Migrator::up(db, None)).await
+}
+
+/// Rolls back the last `steps` migrations, under the same lock.
+pub async fn migrate_down(db: &DatabaseConnection, steps: u32) -> Result<(), DbErr> {
+    with_migration_lock(db, || Migrator::down(db, Some(steps))).await
+}
+
+/// Does any migration this binary knows wait to be applied? Reads only: it
+/// creates no table on a database never migrated.
+pub async fn migrations_pending(db: &DatabaseConnection) -> Result<bool, DbErr> {
+    Ok(!Migrator::get_pending_migrations_read_only(db)
+        .await?
+        .is_empty())
+}
+
+/// Runs `work` holding the migration lock on PostgreSQL. The lock is taken
+/// on a connection of its own, outside the pool (which `work` needs, and
+/// which may hold a single connection); it is released after, and by
+/// PostgreSQL if the process dies.
+async fn with_migration_lock<F, Fut>(db: &DatabaseConnection, work: F) -> Result<(), DbErr>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(), DbErr>>,
+{
+    use sea_orm::{
+        RuntimeErr,
+        sqlx::{self, Connection},
+    };
+    if db.get_database_backend() != DbBackend::Postgres {
+        return work().await;
+    }
+    let failed = |e: sqlx::Error| DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(e)));
+    let options = db.get_postgres_connection_pool().connect_options();
+    let mut lock = sqlx::PgConnection::connect_with(&options)
+        .await
+        .map_err(failed)?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut lock)
+        .await
+        .map_err(failed)?;
+    let outcome = work().await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut lock)
+        .await;
+    let _ = lock.close().await;
+    outcome
 }
 
 /// Starts a transaction that will write. On SQLite it takes the write lock at
@@ -70,6 +124,106 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
             .await
         }
         _ => db.begin().await,
+    }
+}
+
+/// The PostgreSQL channel on which committed changes name their event.
+pub const LIVE_CHANNEL: &str = "nuancheng_live";
+
+/// Tells every server process on the database that `event_id`'s figures
+/// change with this transaction. PostgreSQL delivers the notification when
+/// the transaction commits and drops it when it rolls back, so only
+/// committed changes are announced; [`relay_changes`] hears it. On SQLite
+/// (one process) it does nothing: the process tells its own dashboards.
+pub async fn announce<C: ConnectionTrait>(conn: &C, event_id: uuid::Uuid) -> Result<(), DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [LIVE_CHANNEL.into(), event_id.to_string().into()],
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// Forwards every event id announced on PostgreSQL, by any process, to
+/// `live`, for this process's dashboards. Runs for ever on its own
+/// connection; when the connection drops it connects again, waiting longer
+/// after each failure in a row (from 0.2 s up to 30 s). Whenever it (re)starts listening it sends
+/// the nil id, which asks every feed to recount: announcements made while
+/// nobody listened are lost.
+pub async fn relay_changes(url: String, live: tokio::sync::broadcast::Sender<uuid::Uuid>) {
+    const FIRST_WAIT: Duration = Duration::from_millis(200);
+    let mut wait = FIRST_WAIT;
+    loop {
+        let mut listener = Listening(None);
+        if let Err(error) = listener.start(&url).await {
+            tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "cannot listen for live changes");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(30));
+            continue;
+        }
+        let _ = live.send(uuid::Uuid::nil());
+        loop {
+            match listener.hear().await {
+                Ok(Some(notice)) => match notice.payload().parse() {
+                    Ok(event_id) => {
+                        wait = FIRST_WAIT;
+                        let _ = live.send(event_id);
+                    }
+                    Err(_) => tracing::warn!(
+                        payload = notice.payload(),
+                        "a live notice without an event id"
+                    ),
+                },
+                // The connection dropped and was opened again: some notices
+                // may be lost, so every feed recounts.
+                Ok(None) => {
+                    let _ = live.send(uuid::Uuid::nil());
+                }
+                Err(error) => {
+                    tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "live changes no longer heard; listening again");
+                    break;
+                }
+            }
+        }
+        drop(listener);
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// A `PgListener` that may be dropped where no runtime runs: when the
+/// task holding it is dropped with its runtime (shutdown, a test's end),
+/// the listener's own drop would spawn a task and panic, so it is let go of
+/// without that; the process is ending anyway.
+struct Listening(Option<sea_orm::sqlx::postgres::PgListener>);
+
+impl Listening {
+    async fn start(&mut self, url: &str) -> Result<(), sea_orm::sqlx::Error> {
+        let listener = self
+            .0
+            .insert(sea_orm::sqlx::postgres::PgListener::connect(url).await?);
+        listener.listen(LIVE_CHANNEL).await
+    }
+
+    async fn hear(
+        &mut self,
+    ) -> Result<Option<sea_orm::sqlx::postgres::PgNotification>, sea_orm::sqlx::Error> {
+        match self.0.as_mut() {
+            Some(listener) => listener.try_recv().await,
+            None => Err(sea_orm::sqlx::Error::PoolClosed),
+        }
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            std::mem::forget(self.0.take());
+        }
     }
 }
 

@@ -1,12 +1,12 @@
 //! Work that keeps the database tidy, run beside the mail worker (in the
 //! server process, or in `nuancheng worker`): idempotency keys past their
-//! retention are deleted every hour.
+//! retention, and rate-limit buckets idle for an hour, are deleted every hour.
 
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 
-use crate::http::idempotency;
+use crate::http::{idempotency, ratelimit};
 
 const EVERY: Duration = Duration::from_secs(3600);
 
@@ -20,6 +20,11 @@ pub async fn run(conn: DatabaseConnection) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "expired idempotency keys deleted"),
             Err(error) => tracing::warn!(%error, "idempotency keys not purged"),
+        }
+        match ratelimit::purge_idle(&conn).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "idle rate-limit buckets deleted"),
+            Err(error) => tracing::warn!(%error, "rate-limit buckets not purged"),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Operations: liveness, readiness and Prometheus metrics.
 
+use std::sync::atomic::Ordering;
+
 use actix_web::{HttpResponse, web};
 use sea_orm::{
     EntityTrait, FromQueryResult, QuerySelect,
@@ -34,18 +36,19 @@ pub async fn healthz() -> HttpResponse {
     })
 }
 
-/// The database answers.
+/// Ready for traffic: not shutting down, the database answers, and every
+/// migration is applied. Otherwise 503 with `shutting_down`,
+/// `database_unavailable` or `migrations_pending`.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, body = Health), (status = 503, body = Problem)))]
+    responses((status = 200, body = Health),
+        (status = 503, body = Problem, description = "shutting_down (SIGTERM or SIGINT received, draining), database_unavailable, migrations_pending (a migration is not applied yet)")))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match db::ping(&state.db).await {
+    match readiness(&state).await {
         Ok(()) => HttpResponse::Ok().json(Health {
             status: "ready".into(),
         }),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            let problem =
-                ApiError::rule("database_unavailable", "the database does not answer").to_problem();
+        Err((code, detail)) => {
+            let problem = ApiError::rule(code, detail).to_problem();
             HttpResponse::ServiceUnavailable()
                 .content_type("application/problem+json")
                 .json(Problem {
@@ -54,6 +57,31 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 })
         }
     }
+}
+
+/// Why the process should get no traffic, if it should not.
+async fn readiness(state: &AppState) -> Result<(), (&'static str, &'static str)> {
+    let unavailable = |e: sea_orm::DbErr| {
+        tracing::warn!(error = %e, "readiness check failed");
+        ("database_unavailable", "the database does not answer")
+    };
+    if state.shutting_down.load(Ordering::Relaxed) {
+        return Err(("shutting_down", "the server is shutting down"));
+    }
+    db::ping(&state.db).await.map_err(unavailable)?;
+    if !state.migrated.load(Ordering::Relaxed) {
+        if db::migrations_pending(&state.db)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err((
+                "migrations_pending",
+                "the database schema is older than this server; run `nuancheng migrate`",
+            ));
+        }
+        state.migrated.store(true, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 #[derive(FromQueryResult)]

@@ -4,7 +4,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, atomic::AtomicBool},
     time::Duration,
 };
 
@@ -37,6 +37,11 @@ pub struct AppState {
     pub feeds: Feeds,
     /// Bounds on the live streams running at once.
     pub streams: Arc<StreamSlots>,
+    /// Every migration this binary knows is applied: found once by
+    /// `/readyz`, then remembered (the schema does not go back).
+    pub migrated: AtomicBool,
+    /// SIGTERM or SIGINT arrived: the server is draining, `/readyz` says so.
+    pub shutting_down: AtomicBool,
 }
 
 /// The latest message of each watched event's feed, shared by its streams.
@@ -82,7 +87,7 @@ impl AppState {
     pub fn new(db: DatabaseConnection, settings: Settings) -> Self {
         Self {
             jwt: JwtKeys::new(&settings.auth),
-            limiter: RateLimiter::new(settings.rate_limit.auth_per_minute),
+            limiter: RateLimiter::shared(settings.rate_limit.auth_per_minute, &db),
             hashing: Gate::new(
                 settings.auth.max_concurrent_hashes,
                 Duration::from_millis(settings.auth.hash_wait_ms),
@@ -94,6 +99,8 @@ impl AppState {
                 settings.live.max_streams_per_user,
                 settings.live.max_streams,
             ),
+            migrated: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
             settings: Arc::new(settings),
             db,
         }

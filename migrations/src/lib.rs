@@ -10,6 +10,7 @@ mod m20261127_000004_create_checkins;
 mod m20261127_000005_create_intents;
 mod m20261127_120000_fence_notifications;
 mod m20261127_130000_add_tokens_valid_after;
+mod m20261127_150000_create_rate_limits;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_create_intents::Migration),
             Box::new(m20261127_120000_fence_notifications::Migration),
             Box::new(m20261127_130000_add_tokens_valid_after::Migration),
+            Box::new(m20261127_150000_create_rate_limits::Migration),
         ]
     }
 }

@@ -33,10 +33,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/{id}", web::patch().to(update_user));
 }
 
-fn limit(state: &AppState, req: &HttpRequest, group: &'static str) -> Result<(), ApiError> {
+/// Takes a token from the client's budget for `group`. Handlers call it
+/// once the body has been read: a body that cannot be read or parsed is
+/// refused without spending a token or a database round trip.
+async fn limit(state: &AppState, req: &HttpRequest, group: &'static str) -> Result<(), ApiError> {
     state
         .limiter
         .check(group, client_ip(req, &state.settings.http))
+        .await
 }
 
 /// Create a candidate account and send a verification email. A second
@@ -50,8 +54,9 @@ pub async fn signup(
     req: HttpRequest,
     body: Json<SignupRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "signup")?;
-    let session = service::signup(&state, body.into_inner()?).await?;
+    let body = body.into_inner()?;
+    limit(&state, &req, "signup").await?;
+    let session = service::signup(&state, body).await?;
     Ok(HttpResponse::Created().json(session))
 }
 
@@ -65,8 +70,9 @@ pub async fn login(
     req: HttpRequest,
     body: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "login")?;
-    let session = sessions::login(&state, body.into_inner()?).await?;
+    let body = body.into_inner()?;
+    limit(&state, &req, "login").await?;
+    let session = sessions::login(&state, body).await?;
     Ok(HttpResponse::Ok().json(session))
 }
 
@@ -80,8 +86,9 @@ pub async fn refresh(
     req: HttpRequest,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "refresh")?;
-    let session = sessions::refresh(&state, body.into_inner()?).await?;
+    let body = body.into_inner()?;
+    limit(&state, &req, "refresh").await?;
+    let session = sessions::refresh(&state, body).await?;
     Ok(HttpResponse::Ok().json(session))
 }
 
@@ -93,8 +100,9 @@ pub async fn logout(
     req: HttpRequest,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "logout")?;
-    sessions::logout(&state, body.into_inner()?).await?;
+    let body = body.into_inner()?;
+    limit(&state, &req, "logout").await?;
+    sessions::logout(&state, body).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -107,8 +115,9 @@ pub async fn verify_email(
     req: HttpRequest,
     body: Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "verify_email")?;
-    email_links::verify_email(&state, body.into_inner()?).await?;
+    let body = body.into_inner()?;
+    limit(&state, &req, "verify_email").await?;
+    email_links::verify_email(&state, body).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -120,8 +129,9 @@ pub async fn password_reset(
     req: HttpRequest,
     body: Json<PasswordResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "password_reset")?;
-    email_links::request_password_reset(&state, body.into_inner()?).await?;
+    let body = body.into_inner()?;
+    limit(&state, &req, "password_reset").await?;
+    email_links::request_password_reset(&state, body).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -135,8 +145,9 @@ pub async fn password_reset_confirm(
     req: HttpRequest,
     body: Json<PasswordResetConfirm>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "password_reset_confirm")?;
-    email_links::confirm_password_reset(&state, body.into_inner()?).await?;
+    let body = body.into_inner()?;
+    limit(&state, &req, "password_reset_confirm").await?;
+    email_links::confirm_password_reset(&state, body).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -151,8 +162,9 @@ pub async fn accept_invitation(
     req: HttpRequest,
     body: Json<AcceptInvitationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&state, &req, "accept_invitation")?;
-    let session = invitations::accept_invitation(&state, body.into_inner()?).await?;
+    let body = body.into_inner()?;
+    limit(&state, &req, "accept_invitation").await?;
+    let session = invitations::accept_invitation(&state, body).await?;
     Ok(HttpResponse::Created().json(session))
 }
 

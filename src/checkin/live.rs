@@ -2,9 +2,10 @@
 //! dashboards at the door.
 //!
 //! One feed per watched event serves all its streams: a single task
-//! recounts the figures when a change of this process names the event, and
-//! every `live.poll_ms` (a second) for changes made by other processes, and publishes a new
-//! message only when the figures changed. Each stream forwards the feed's
+//! recounts the figures when a change names the event (a change of this
+//! process at once, of another process through PostgreSQL's notifications,
+//! see [`db::relay_changes`]) and every `live.poll_ms` in case one was
+//! missed, and publishes a new message only when the figures changed. Each stream forwards the feed's
 //! messages, checks once a second that its viewer may still watch, and ends
 //! when the viewer's access token expires. [`crate::http::streams`] bounds
 //! how many streams run.
@@ -36,7 +37,10 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Keeps `event_id`'s feed until nobody watches it.
 async fn keep_feed(state: web::Data<AppState>, event_id: Uuid, feed: Feed) {
     let mut changes = state.live.subscribe();
-    let every = Duration::from_millis(state.settings.live.poll_ms.max(10));
+    let every = state
+        .settings
+        .live
+        .poll_every(state.db.get_database_backend());
     let mut poll = tokio::time::interval(every);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last: Option<EventStats> = None;
@@ -68,7 +72,8 @@ async fn keep_feed(state: web::Data<AppState>, event_id: Uuid, feed: Feed) {
 async fn next_change(changes: &mut tokio::sync::broadcast::Receiver<Uuid>, event_id: Uuid) -> bool {
     loop {
         match changes.recv().await {
-            Ok(id) if id != event_id => continue,
+            // The nil id asks every feed to recount (announcements were lost).
+            Ok(id) if id != event_id && !id.is_nil() => continue,
             Ok(_) | Err(RecvError::Lagged(_)) => return true,
             Err(RecvError::Closed) => return false,
         }

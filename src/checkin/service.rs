@@ -349,6 +349,7 @@ pub async fn scan(
         employers,
     );
     notify::enqueue(&txn, &student.email, mail, Vec::new()).await?;
+    db::announce(&txn, event.id).await?;
     txn.commit().await?;
     let _ = state.live.send(event.id);
     Ok(Scanned::CheckedIn(

@@ -222,6 +222,7 @@ pub async fn walk_in(
         &employers,
     );
     notify::enqueue(&txn, &student.email, mail, Vec::new()).await?;
+    db::announce(&txn, event.id).await?;
     txn.commit().await?;
     let _ = state.live.send(event.id);
     let mut answer = answer(

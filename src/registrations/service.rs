@@ -199,6 +199,7 @@ pub async fn register(
     }
     let view = RegistrationView::new(registration, true);
     recorder.record(&txn, 201, &view).await?;
+    db::announce(&txn, event_id).await?;
     txn.commit().await?;
     let _ = state.live.send(event_id);
     Ok(view)
@@ -302,6 +303,7 @@ pub async fn cancel(
         caller.id != student.id,
     );
     notify::enqueue(&txn, &student.email, mail, Vec::new()).await?;
+    db::announce(&txn, event.id).await?;
     txn.commit().await?;
     let _ = state.live.send(event.id);
     Ok(cancelled)

@@ -12,14 +12,14 @@ use crate::helpers::{CREDIT_CODES, Reply, Student, TestApp, spawn_app};
 
 /// An event with one participating employer (with a position) and a
 /// recruiter of it; also a recruiter of an employer not taking part.
-struct Door {
-    organiser: String,
-    recruiter: String,
-    outsider: String,
-    event: String,
+pub(crate) struct Door {
+    pub(crate) organiser: String,
+    pub(crate) recruiter: String,
+    pub(crate) outsider: String,
+    pub(crate) event: String,
 }
 
-async fn door(app: &TestApp, changes: Value) -> Door {
+pub(crate) async fn door(app: &TestApp, changes: Value) -> Door {
     let organiser = app.organiser().await;
     let ours = app.employer(&organiser, CREDIT_CODES[0]).await;
     let theirs = app.employer(&organiser, CREDIT_CODES[1]).await;
@@ -47,13 +47,13 @@ async fn door(app: &TestApp, changes: Value) -> Door {
 }
 
 /// Registers a student and gives its ticket code.
-async fn ticket(app: &TestApp, event: &str, student: &Student) -> String {
+pub(crate) async fn ticket(app: &TestApp, event: &str, student: &Student) -> String {
     let reply = app.register(event, &student.token).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     app.ticket_of(reply.body["id"].as_str().unwrap()).await
 }
 
-async fn scan(app: &TestApp, door: &Door, token: &str, body: Value) -> Reply {
+pub(crate) async fn scan(app: &TestApp, door: &Door, token: &str, body: Value) -> Reply {
     app.post(
         &format!("/api/v1/events/{}/checkins", door.event),
         Some(token),
@@ -381,7 +381,7 @@ async fn an_offline_scanner_downloads_hashes_and_uploads_a_batch() {
 }
 
 /// The next `stats` message of a live stream, as JSON.
-async fn next_stats<S, E>(live: &mut S) -> Value
+pub(crate) async fn next_stats<S, E>(live: &mut S) -> Value
 where
     S: futures_util::Stream<Item = Result<actix_web::web::Bytes, E>> + Unpin,
     E: std::fmt::Debug,

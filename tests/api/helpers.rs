@@ -30,7 +30,7 @@ pub struct TestApp {
 }
 
 /// A SQLite file removed when the test ends.
-struct TempFile(PathBuf);
+pub struct TempFile(PathBuf);
 
 impl Drop for TempFile {
     fn drop(&mut self) {
@@ -50,6 +50,43 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like `spawn_app`, with a chance to change settings first.
 pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
+    let (url, sqlite_file) = fresh_database().await;
+    spawn_app_on(url, sqlite_file, true, change).await
+}
+
+/// The PostgreSQL server of TEST_DATABASE_URL, or `None` with a note saying
+/// why the calling test skips itself: what it checks needs several
+/// processes on one shared database.
+pub fn postgres_or_skip(test: &str) -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("{test}: skipped, it needs PostgreSQL (set TEST_DATABASE_URL)");
+            None
+        }
+    }
+}
+
+/// A second server process on `first`'s database, as another node behind
+/// the same proxy would be. It runs no mail worker, so every email reaches
+/// `first`'s sink, where the helpers look for it.
+pub async fn spawn_peer(first: &TestApp, change: impl FnOnce(&mut Settings)) -> TestApp {
+    let url = first.state.settings.database.url.clone();
+    spawn_app_on(url, None, true, |s| {
+        s.server.run_worker = false;
+        change(s)
+    })
+    .await
+}
+
+/// The server on the database at `url`; migrations are applied first when
+/// `migrate` is set (as `nuancheng serve` does without `--no-migrate`).
+pub async fn spawn_app_on(
+    url: String,
+    sqlite_file: Option<TempFile>,
+    migrate: bool,
+    change: impl FnOnce(&mut Settings),
+) -> TestApp {
     TRACING.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
             nuancheng::telemetry::init();
@@ -68,11 +105,12 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     // hashing slot longer than production's 2 s without anything being wrong.
     settings.auth.hash_wait_ms = 30_000;
     settings.public_base_url = "http://frontend.test".into();
-    let (url, sqlite_file) = fresh_database().await;
     settings.database.url = url;
     change(&mut settings);
 
-    let app = Application::build(settings).await.expect("the app starts");
+    let app = Application::start(settings, migrate)
+        .await
+        .expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state.clone();
     actix_web::rt::spawn(app.run_until_stopped());
@@ -89,7 +127,7 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// A new empty database: a uuid-named PostgreSQL database on the server of
 /// TEST_DATABASE_URL, or else a temporary SQLite file.
-async fn fresh_database() -> (String, Option<TempFile>) {
+pub async fn fresh_database() -> (String, Option<TempFile>) {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(server) if !server.is_empty() => {
             let server = server.trim_end_matches('/');

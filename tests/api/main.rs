@@ -9,6 +9,7 @@ mod events;
 mod hardening;
 mod helpers;
 mod intents;
+mod nodes;
 mod ops;
 mod outbox;
 mod public;
