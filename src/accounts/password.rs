@@ -1,7 +1,8 @@
 //! argon2id password hashing, always off the async runtime. A request
-//! hashes only while it holds one of the process's hashing permits
-//! (`AppState::hashing`): each hash takes a core and ~19 MiB, so an unbounded
-//! number at once would starve every other request.
+//! hashes only on one of the hashing gate's threads (`AppState::hashing`):
+//! each hash takes a core and ~19 MiB, so an unbounded number at once would
+//! starve every other request, and spread over many threads would keep
+//! gigabytes.
 
 use argon2::{
     Argon2,
@@ -16,21 +17,21 @@ use crate::{
 /// Hashes for a request, holding a permit of `gate` (503 `busy` if none
 /// comes in time).
 pub async fn hash(gate: &Gate, password: Password) -> Result<String, ApiError> {
-    let _permit = gate.enter().await?;
-    hash_ungated(password).await
+    gate.run(move || hash_now(&password)).await?
+}
+
+fn hash_now(password: &Password) -> Result<String, ApiError> {
+    Argon2::default()
+        .hash_password(password.expose().as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::internal(format!("argon2 hash: {e}")))
 }
 
 /// Hashes on the blocking pool, never on an actix worker thread, without a
 /// permit: for the command line (create-admin, seed-demo), which hashes once
 /// per run.
 pub async fn hash_ungated(password: Password) -> Result<String, ApiError> {
-    actix_web::web::block(move || {
-        Argon2::default()
-            .hash_password(password.expose().as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| ApiError::internal(format!("argon2 hash: {e}")))
-    })
-    .await?
+    actix_web::web::block(move || hash_now(&password)).await?
 }
 
 /// Checks a password against a stored hash on the blocking pool, holding a
@@ -41,8 +42,7 @@ pub async fn verify(
     password: String,
     stored: Option<String>,
 ) -> Result<bool, ApiError> {
-    let _permit = gate.enter().await?;
-    actix_web::web::block(move || {
+    gate.run(move || {
         let Some(stored) = stored else {
             // Spend comparable time so that timing does not tell which accounts exist.
             let _ = Argon2::default().hash_password(password.as_bytes());
@@ -56,5 +56,4 @@ pub async fn verify(
         }
     })
     .await
-    .map_err(ApiError::from)
 }

@@ -2,17 +2,31 @@
 //! short while for a permit and is otherwise told to come back (503 `busy`),
 //! so a flood queues for seconds at most instead of without end. Password
 //! hashing goes through one (`AppState::hashing`).
+//!
+//! The work runs on the gate's own threads, one per permit, rather than on
+//! the shared blocking pool: an argon2 hash takes a 19 MiB block, and the
+//! allocator keeps such a block with the thread that used it, so hashes
+//! spread over the blocking pool's many threads grew the process to
+//! gigabytes. On a fixed few threads the memory stays as many blocks.
 
-use std::time::Duration;
+use std::{
+    panic::AssertUnwindSafe,
+    sync::{Arc, Mutex, mpsc},
+    time::Duration,
+};
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{Semaphore, SemaphorePermit, oneshot};
 
 use super::error::ApiError;
+
+type Job = Box<dyn FnOnce() + Send>;
 
 pub struct Gate {
     permits: Semaphore,
     size: usize,
     wait: Duration,
+    /// The gate's threads take their work from here; they end when it closes.
+    jobs: Mutex<mpsc::Sender<Job>>,
 }
 
 impl Gate {
@@ -23,11 +37,54 @@ impl Gate {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..size {
+            let queue = Arc::clone(&queue);
+            let spawned = std::thread::Builder::new()
+                .name(format!("nuancheng-gate-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        // A panicking job answers nobody; the thread goes on.
+                        let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "a gate thread did not start");
+            }
+        }
         Self {
             permits: Semaphore::new(size),
             size,
             wait,
+            jobs: Mutex::new(jobs),
         }
+    }
+
+    /// Runs `work` on one of the gate's threads while holding a permit;
+    /// 503 `busy` when no permit comes within the wait.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self.enter().await?;
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = answer.send(work());
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| ApiError::internal("gate: queue poisoned"))?
+            .send(job)
+            .map_err(|_| ApiError::internal("gate: no thread left"))?;
+        answered
+            .await
+            .map_err(|_| ApiError::internal("gate: the work panicked"))
     }
 
     /// How many may run at once.
