@@ -79,7 +79,7 @@ Errors are application/problem+json with a stable `code`.",
         ops::readyz,
         ops::metrics,
     ),
-    components(schemas(http::error::Problem, http::error::FieldError)),
+    components(schemas(http::error::Problem, http::error::FieldError, http::export::ExportFormat)),
     modifiers(&BearerAuth, &SharedResponses, &ProblemResponses),
     tags(
         (name = "accounts", description = "Signup, login, tokens, invitations, users"),
@@ -289,5 +289,47 @@ mod tests {
             );
         }
         assert!(statuses(&doc, "get", "/api/v1/events").contains(&"403".to_owned()));
+    }
+
+    /// Every export answers JSON, CSV or XLSX, and says which `format` it takes.
+    #[test]
+    fn exports_document_their_files() {
+        let doc = document();
+        for path in [
+            "/api/v1/intents",
+            "/api/v1/events/{id}/registrations",
+            "/api/v1/reports/intents",
+            "/api/v1/reports/funnel",
+            "/api/v1/reports/referrals",
+        ] {
+            let operation = &doc["paths"][path]["get"];
+            let content = operation["responses"]["200"]["content"]
+                .as_object()
+                .expect("content");
+            let mut types: Vec<&str> = content.keys().map(String::as_str).collect();
+            types.sort_unstable();
+            assert_eq!(
+                types,
+                ["application/json", crate::http::export::XLSX, "text/csv"],
+                "GET {path}"
+            );
+            let format = operation["parameters"]
+                .as_array()
+                .expect("parameters")
+                .iter()
+                .find(|p| p["name"] == "format")
+                .unwrap_or_else(|| panic!("GET {path} takes format"));
+            assert!(
+                format["schema"]
+                    .to_string()
+                    .contains("#/components/schemas/ExportFormat"),
+                "GET {path}: {format}"
+            );
+            assert!(statuses(&doc, "get", path).contains(&"400".to_owned()));
+        }
+        assert_eq!(
+            doc["components"]["schemas"]["ExportFormat"]["enum"],
+            serde_json::json!(["csv", "xlsx", "json"])
+        );
     }
 }

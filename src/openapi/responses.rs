@@ -1,19 +1,19 @@
 //! Passes over the generated document for what operations share: the
 //! errors that come from what an operation takes (its query, path, body,
-//! token and idempotency key) rather than from what it does, and the media
-//! type of every error.
+//! token and idempotency key) rather than from what it does, the files an
+//! export can answer with, and the media type of every error.
 
 use utoipa::{
     Modify, PartialSchema, ToSchema,
     openapi::{
-        Content, OpenApi, PathItem, RefOr, Response,
+        Content, ContentBuilder, OpenApi, PathItem, RefOr, Response, Type,
         path::{Operation, ParameterIn},
-        schema::Ref,
+        schema::{ObjectBuilder, Ref},
         security::SecurityRequirement,
     },
 };
 
-use crate::http::error::Problem;
+use crate::http::{error::Problem, export::XLSX};
 
 /// The media type of every error body (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -42,6 +42,12 @@ const INVALID_QUERY: Shared = shared(
     "400",
     "invalid_query",
     "a query parameter that does not parse",
+);
+/// `http::export::requested` reads `?format=` itself.
+const INVALID_FORMAT: Shared = shared(
+    "400",
+    "invalid_format",
+    "a `format` other than csv, xlsx or json",
 );
 /// An unparsable id is answered like an unknown one.
 const NOT_FOUND: Shared = shared(
@@ -96,6 +102,8 @@ const IDEMPOTENCY: [Shared; 3] = [
 /// idempotency answers where an `Idempotency-Key` is taken, and 422 for a
 /// control character in any query string. An operation that documents the
 /// status already keeps its description, with the shared codes added.
+/// An operation with a `format` query parameter also answers 200 as CSV or
+/// XLSX.
 pub struct SharedResponses;
 
 impl Modify for SharedResponses {
@@ -104,6 +112,9 @@ impl Modify for SharedResponses {
             for operation in operations_mut(item) {
                 for error in shared_errors(operation) {
                     document(operation, &error);
+                }
+                if takes(operation, ParameterIn::Query, "format") {
+                    document_files(operation);
                 }
             }
         }
@@ -126,6 +137,9 @@ fn shared_errors(operation: &Operation) -> Vec<Shared> {
     }
     if has(ParameterIn::Query) {
         errors.push(INVALID_QUERY);
+    }
+    if takes(operation, ParameterIn::Query, "format") {
+        errors.push(INVALID_FORMAT);
     }
     if has(ParameterIn::Path) {
         errors.push(NOT_FOUND);
@@ -166,6 +180,26 @@ fn document(operation: &mut Operation, error: &Shared) {
             responses.insert(error.status.to_owned(), RefOr::T(Response::new(entry)));
         }
     }
+}
+
+/// The 200 of an export: JSON as documented, or the same rows as a file.
+fn document_files(operation: &mut Operation) {
+    let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200") else {
+        return;
+    };
+    let text = ObjectBuilder::new().schema_type(Type::String).build();
+    let binary = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .content_media_type(XLSX)
+        .build();
+    ok.content.insert(
+        "text/csv".to_owned(),
+        ContentBuilder::new().schema(Some(text)).build(),
+    );
+    ok.content.insert(
+        XLSX.to_owned(),
+        ContentBuilder::new().schema(Some(binary)).build(),
+    );
 }
 
 /// Documents every 4xx and 5xx response as what the server sends:
