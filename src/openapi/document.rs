@@ -6,7 +6,7 @@ use utoipa::{
     openapi::security::{Http, HttpAuthScheme, SecurityScheme},
 };
 
-use super::responses::{ProblemResponses, SharedResponses};
+use super::responses::{ProblemResponses, ServerSentEvents, SharedResponses};
 use crate::{accounts, checkin, events, http, intents, notify, ops, registrations, reports};
 
 #[derive(OpenApi)]
@@ -80,7 +80,7 @@ Errors are application/problem+json with a stable `code`.",
         ops::metrics,
     ),
     components(schemas(http::error::Problem, http::error::FieldError, http::export::ExportFormat)),
-    modifiers(&BearerAuth, &SharedResponses, &ProblemResponses),
+    modifiers(&BearerAuth, &SharedResponses, &ServerSentEvents, &ProblemResponses),
     tags(
         (name = "accounts", description = "Signup, login, tokens, invitations, users"),
         (name = "employers", description = "Employers that recruit at events, and their positions"),
@@ -331,5 +331,23 @@ mod tests {
             doc["components"]["schemas"]["ExportFormat"]["enum"],
             serde_json::json!(["csv", "xlsx", "json"])
         );
+    }
+
+    /// The live stream's events carry the figures as JSON in `data`.
+    #[test]
+    fn the_live_stream_documents_its_events() {
+        let doc = document();
+        let event = &doc["paths"]["/api/v1/events/{id}/live"]["get"]["responses"]["200"]["content"]
+            ["text/event-stream"]["schema"];
+        assert_eq!(event["type"], "object");
+        assert_eq!(event["required"], serde_json::json!(["data"]));
+        let data = &event["properties"]["data"];
+        assert_eq!(data["type"], "string");
+        assert_eq!(data["contentMediaType"], "application/json");
+        assert_eq!(
+            data["contentSchema"]["$ref"],
+            "#/components/schemas/EventStats"
+        );
+        assert!(doc["components"]["schemas"]["EventStats"].is_object());
     }
 }

@@ -6,7 +6,8 @@
 use utoipa::{
     Modify, PartialSchema, ToSchema,
     openapi::{
-        Content, ContentBuilder, OpenApi, PathItem, RefOr, Response, Type,
+        Content, ContentBuilder, OpenApi, PathItem, RefOr, Response, Schema, Type,
+        extensions::Extensions,
         path::{Operation, ParameterIn},
         schema::{ObjectBuilder, Ref},
         security::SecurityRequirement,
@@ -200,6 +201,58 @@ fn document_files(operation: &mut Operation) {
         XLSX.to_owned(),
         ContentBuilder::new().schema(Some(binary)).build(),
     );
+}
+
+/// The media type of a stream of Server-Sent Events.
+const EVENT_STREAM: &str = "text/event-stream";
+
+/// Documents what a `text/event-stream` response sends: events whose `data`
+/// is the JSON of the type the handler names (`body = EventStats`), not that
+/// type itself. Before OpenAPI 3.2 (`itemSchema`), a stream's `schema`
+/// describes each event as an object of its fields, `event` and `data`, and
+/// JSON Schema's `contentMediaType`/`contentSchema` describe the JSON text.
+pub struct ServerSentEvents;
+
+impl Modify for ServerSentEvents {
+    fn modify(&self, openapi: &mut OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations_mut(item) {
+                for response in operation.responses.responses.values_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    let Some(content) = response.content.get_mut(EVENT_STREAM) else {
+                        continue;
+                    };
+                    if let Some(payload) = content.schema.take() {
+                        content.schema = Some(event_of(payload));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One event of a stream whose `data` is the JSON of `payload`.
+fn event_of(payload: RefOr<Schema>) -> RefOr<Schema> {
+    let mut data = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .content_media_type("application/json")
+        .build();
+    // utoipa has no field for `contentSchema`; extensions are written as they are.
+    let payload = serde_json::to_value(payload).expect("a schema serialises");
+    data.extensions = Some(Extensions::from_iter([("contentSchema", payload)]));
+    ObjectBuilder::new()
+        .property(
+            "event",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("The event's name, e.g. `stats`")),
+        )
+        .property("data", data)
+        .required("data")
+        .build()
+        .into()
 }
 
 /// Documents every 4xx and 5xx response as what the server sends:
