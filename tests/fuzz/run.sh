@@ -9,7 +9,9 @@
 #
 # FUZZ_MAX_EXAMPLES (default 25) bounds the cases per operation and phase,
 # FUZZ_MAX_TIME (default 90) the seconds of each of the two runs,
-# FUZZ_SEED (default 20261127) makes a run repeatable.
+# FUZZ_SEED (default 20261127) makes a run repeatable, and FUZZ_AS (default
+# "anonymous admin") says who the runs are made as, in order: the demo
+# campaign's organiser, recruiter and student may be added.
 # See tests/fuzz/README.md.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -18,6 +20,7 @@ pg_server="${1:-}"
 max_examples="${FUZZ_MAX_EXAMPLES:-25}"
 max_time="${FUZZ_MAX_TIME:-90}"
 seed="${FUZZ_SEED:-20261127}"
+roles="${FUZZ_AS:-anonymous admin}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 
 echo "== fuzz: schemathesis"
@@ -75,7 +78,7 @@ export NUANCHENG_LOG_FORMAT=json
 admin_email="fuzz-admin@example.cn"
 admin_password="fuzz-admin-password-2026"
 "$bin" create-admin --email "$admin_email" --password "$admin_password" >/dev/null
-"$bin" seed-demo >/dev/null
+"$bin" seed-demo >"$work/demo.txt"
 
 "$bin" serve >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
@@ -97,8 +100,9 @@ fi
 base="http://127.0.0.1:$port"
 echo "== fuzz: server on $base"
 
-token="$(
-  python3 - "$base" "$admin_email" "$admin_password" <<'EOF'
+# An access token of the account, through POST /api/v1/auth/login.
+login() {
+  python3 - "$base" "$1" "$2" <<'EOF'
 import json, sys, urllib.request
 base, email, password = sys.argv[1:4]
 request = urllib.request.Request(
@@ -109,13 +113,30 @@ request = urllib.request.Request(
 with urllib.request.urlopen(request, timeout=30) as response:
     print(json.load(response)["access_token"])
 EOF
-)"
+}
+
+# The access token of a role: the admin made above, or an account of the
+# demo campaign, as seed-demo printed it ("  student    student001…").
+token_of() {
+  if [[ "$1" == admin ]]; then
+    login "$admin_email" "$admin_password"
+    return
+  fi
+  local email password
+  email="$(sed -n "s/^  $1 *//p" "$work/demo.txt")"
+  password="$(sed -n 's/^sign in with password \(.*\):$/\1/p' "$work/demo.txt")"
+  if [[ -z "$email" || -z "$password" ]]; then
+    echo "FUZZ_AS: no account for $1 (anonymous, admin, organiser, recruiter, student)" >&2
+    return 1
+  fi
+  login "$email" "$password"
+}
 
 # The static settings, and the seeded database's ids for the operations
 # that take one (see ids.py).
 settings="$work/schemathesis.toml"
 cp "$here/schemathesis.toml" "$settings"
-python3 "$here/ids.py" "$base" "$token" >>"$settings"
+python3 "$here/ids.py" "$base" "$(token_of admin)" >>"$settings"
 
 checks="not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 fuzz() {
@@ -142,8 +163,15 @@ fuzz() {
 }
 
 failed=0
-fuzz anonymous || failed=1
-fuzz admin --header "Authorization: Bearer $token" || failed=1
+for role in $roles; do
+  if [[ "$role" == anonymous ]]; then
+    fuzz anonymous || failed=1
+  else
+    # Signed in just before its run: an access token lives 15 minutes.
+    token="$(token_of "$role")"
+    fuzz "$role" --header "Authorization: Bearer $token" || failed=1
+  fi
+done
 
 echo "== fuzz: statuses answered, by operation (from /metrics)"
 python3 "$here/coverage.py" "$base" || true
