@@ -31,8 +31,10 @@ use crate::{
 /// How often a stream checks that its viewer may still watch (an account
 /// disabled, or a recruiter moved to another employer, ends the stream).
 const RECHECK: Duration = Duration::from_secs(1);
-/// A comment line this often keeps proxies from closing a quiet stream.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// A comment line this often keeps proxies from closing a quiet stream, and
+/// lets the server notice within seconds that a viewer went away (its place
+/// among the bounded streams is then freed).
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 /// Keeps `event_id`'s feed until nobody watches it.
 async fn keep_feed(state: web::Data<AppState>, event_id: Uuid, feed: Feed) {

@@ -60,8 +60,11 @@ pub async fn create_event(
 
 /// Search events, soonest first. Anyone sees published events; organisers
 /// may ask for any `status`.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),
-    responses((status = 200, body = Page<EventView>), (status = 422, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", security((), ("bearer" = [])),
+    params(EventsQuery),
+    responses((status = 200, body = Page<EventView>),
+        (status = 403, body = Problem, description = "forbidden: a `status` other than published, asked by someone not an organiser"),
+        (status = 422, body = Problem)))]
 pub async fn list_events(
     state: web::Data<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -72,7 +75,8 @@ pub async fn list_events(
 }
 
 /// One event with its counts and the employers with their positions.
-#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", security((), ("bearer" = [])),
+    params(("id" = Uuid, Path)),
     responses((status = 200, body = EventDetail), (status = 404, body = Problem)))]
 pub async fn get_event(
     state: web::Data<AppState>,
@@ -110,7 +114,7 @@ pub async fn update_event(
 /// Publish a draft: it becomes visible and open to registration (organisers).
 #[utoipa::path(post, path = "/api/v1/events/{id}/publish", tag = "events", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = EventDetail), (status = 404, body = Problem),
+    responses((status = 200, body = EventDetail), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_transition"), (status = 422, body = Problem)))]
 pub async fn publish_event(
     state: web::Data<AppState>,
@@ -123,7 +127,7 @@ pub async fn publish_event(
 /// Mark a published event as held, once it has ended (organisers).
 #[utoipa::path(post, path = "/api/v1/events/{id}/complete", tag = "events", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = EventDetail), (status = 404, body = Problem),
+    responses((status = 200, body = EventDetail), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_transition"), (status = 422, body = Problem)))]
 pub async fn complete_event(
     state: web::Data<AppState>,
@@ -137,7 +141,7 @@ pub async fn complete_event(
 /// with the reason (organisers).
 #[utoipa::path(post, path = "/api/v1/events/{id}/cancel", tag = "events", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = CancelRequest,
-    responses((status = 200, body = EventDetail), (status = 404, body = Problem),
+    responses((status = 200, body = EventDetail), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_transition"), (status = 422, body = Problem)))]
 pub async fn cancel_event(
     state: web::Data<AppState>,

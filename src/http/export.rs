@@ -9,6 +9,7 @@ use std::io::{Cursor, Read, Write};
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, http::header};
 use rust_xlsxwriter::{Workbook, XlsxError};
+use utoipa::ToSchema;
 use zip::write::SimpleFileOptions;
 
 use super::error::ApiError;
@@ -58,6 +59,21 @@ pub struct Table {
 pub enum Format {
     Csv,
     Xlsx,
+}
+
+// Only the OpenAPI document's name for `?format=`: the query structs keep
+// the parameter as text and `requested` reads it, so another value is 400
+// `invalid_format` rather than a query that does not parse.
+/// The file an export answers with instead of JSON.
+#[derive(Debug, Clone, Copy, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// The spreadsheet as CSV, UTF-8 with a byte-order mark.
+    Csv,
+    /// The spreadsheet as an XLSX workbook.
+    Xlsx,
+    /// The usual JSON answer, as without `format`.
+    Json,
 }
 
 /// The export format the request asks for, if any: `?format=csv|xlsx`, or

@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::entities::{intents::IntentStatus, positions::TalentCategory, users::Degree};
+use crate::{
+    entities::{intents::IntentStatus, positions::TalentCategory, users::Degree},
+    http::export::ExportFormat,
+};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct IntentRequest {
@@ -98,5 +101,6 @@ pub struct IntentsQuery {
     pub limit: Option<u64>,
     pub cursor: Option<String>,
     /// `csv` or `xlsx` for a file of every matching intent.
+    #[param(value_type = Option<ExportFormat>)]
     pub format: Option<String>,
 }

@@ -5,10 +5,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::entities::{
-    events::{self, EventStatus},
-    registrations::{self, RegistrationStatus},
-    users::{self, Degree},
+use crate::{
+    entities::{
+        events::{self, EventStatus},
+        registrations::{self, RegistrationStatus},
+        users::{self, Degree},
+    },
+    http::export::ExportFormat,
 };
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
@@ -132,4 +135,8 @@ pub struct RegistrationsQuery {
     pub q: Option<String>,
     pub limit: Option<u64>,
     pub cursor: Option<String>,
+    /// `csv` or `xlsx` for a file of every matching registration (also
+    /// asked with `Accept`); read by `export::requested`.
+    #[param(value_type = Option<ExportFormat>)]
+    pub format: Option<String>,
 }

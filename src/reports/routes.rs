@@ -12,7 +12,7 @@ use crate::{
     http::{
         ApiError, Caller, Organiser,
         error::Problem,
-        export::{self, Cell, Table},
+        export::{self, Cell, ExportFormat, Table},
     },
     state::AppState,
 };
@@ -109,6 +109,7 @@ pub async fn get_my_referral(
 
 /// Every referrer with what it brought in, most signed first (organisers).
 #[utoipa::path(get, path = "/api/v1/reports/referrals", tag = "reports", security(("bearer" = [])),
+    params(("format" = Option<ExportFormat>, Query, description = "`csv` or `xlsx` for a file")),
     responses((status = 200, body = ReferralReport, description = "JSON, CSV or XLSX"), (status = 403, body = Problem)))]
 pub async fn report_referrals(
     state: web::Data<AppState>,

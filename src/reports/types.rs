@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::entities::{intents::IntentStatus, users::Role};
+use crate::{
+    entities::{intents::IntentStatus, users::Role},
+    http::export::ExportFormat,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -34,6 +37,7 @@ pub struct ReportQuery {
     /// Up to this time, exclusive.
     pub to: Option<DateTime<Utc>>,
     /// `csv` or `xlsx` for a file.
+    #[param(value_type = Option<ExportFormat>)]
     pub format: Option<String>,
 }
 
@@ -60,6 +64,8 @@ pub struct IntentReport {
 pub struct FunnelQuery {
     pub event_id: Option<Uuid>,
     pub campaign_id: Option<Uuid>,
+    /// `csv` or `xlsx` for a file.
+    #[param(value_type = Option<ExportFormat>)]
     pub format: Option<String>,
 }
 

@@ -489,3 +489,95 @@ async fn an_events_time_and_state_have_their_codes() {
         0
     );
 }
+
+/// What the shared extractors refuse is documented on every operation that
+/// takes it, with the status the server really answers: a malformed body,
+/// a body of another type, an unknown id, a query parameter that does not
+/// parse and a control character in the query string. Sent as an admin (or
+/// a student, where only students may call), so the refusal is about the
+/// request and not the caller; with an unknown id
+/// in the path, a handler may look the id up before it reads the body.
+#[actix_web::test]
+async fn refusals_of_what_an_operation_takes_are_documented() {
+    let app = spawn_app_with(|s| s.server.run_worker = false).await;
+    let admin = app.admin().await;
+    let (student, _) = app.candidate("refused@pku.edu.cn").await;
+    let doc = app.get("/api/v1/openapi.json", None).await.body;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            let documented = |status: u16| {
+                operation["responses"]
+                    .get(status.to_string())
+                    .is_some_and(|r| r["content"].get("application/problem+json").is_some())
+            };
+            let params = operation["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let takes = |place: &str| params.iter().any(|p| p["in"] == place);
+            let url = path.replace("{id}", &unknown);
+            let mut cases: Vec<(&str, String, &str, &[u8], u16)> = vec![(
+                "a control character in the query",
+                format!("{url}?note=%01"),
+                "application/json",
+                b"{}",
+                422,
+            )];
+            if operation.get("requestBody").is_some() {
+                cases.push((
+                    "a malformed body",
+                    url.clone(),
+                    "application/json",
+                    b"{",
+                    400,
+                ));
+                cases.push(("a text body", url.clone(), "text/plain", b"{}", 415));
+            }
+            if takes("path") && operation.get("requestBody").is_none() {
+                cases.push(("an unknown id", url.clone(), "application/json", b"{}", 404));
+            }
+            if params
+                .iter()
+                .any(|p| p["in"] == "query" && p["name"] == "limit")
+            {
+                cases.push((
+                    "a limit that is not a number",
+                    format!("{url}?limit=x"),
+                    "application/json",
+                    b"{}",
+                    400,
+                ));
+            }
+            for (case, target, content_type, body, status) in cases {
+                let send = |token: &str| {
+                    app.client
+                        .request(
+                            method.to_uppercase().parse().expect("a method"),
+                            app.url(&target),
+                        )
+                        .bearer_auth(token)
+                        .insert_header(("content-type", content_type))
+                        .send_body(body.to_vec())
+                };
+                let mut reply = Reply::read(send(&admin).await.expect("send")).await;
+                if reply.status.as_u16() == 403 {
+                    reply = Reply::read(send(&student).await.expect("send")).await;
+                }
+                let answered = reply.status.as_u16();
+                assert!(
+                    answered == status || (answered == 404 && takes("path")),
+                    "{method} {path}, {case}: {answered} {}",
+                    reply.body
+                );
+                assert!(
+                    documented(answered),
+                    "{method} {path} does not document {answered} ({case})"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} refusals checked");
+}

@@ -1,19 +1,13 @@
-//! The OpenAPI 3 document, generated from the handlers and DTOs.
+//! The OpenAPI 3 document: which handlers and DTOs it shows, and its
+//! security scheme.
 
 use utoipa::{
-    Modify, OpenApi, PartialSchema, ToSchema,
-    openapi::{
-        Content, PathItem, RefOr,
-        path::Operation,
-        schema::Ref,
-        security::{Http, HttpAuthScheme, SecurityScheme},
-    },
+    Modify, OpenApi,
+    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
 };
 
-use crate::{
-    accounts, checkin, events, http, http::error::Problem, intents, notify, ops, registrations,
-    reports,
-};
+use super::responses::{ProblemResponses, ServerSentEvents, SharedResponses};
+use crate::{accounts, checkin, events, http, intents, notify, ops, registrations, reports};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -85,8 +79,8 @@ Errors are application/problem+json with a stable `code`.",
         ops::readyz,
         ops::metrics,
     ),
-    components(schemas(http::error::Problem, http::error::FieldError)),
-    modifiers(&BearerAuth, &ProblemResponses),
+    components(schemas(http::error::Problem, http::error::FieldError, http::export::ExportFormat)),
+    modifiers(&BearerAuth, &SharedResponses, &ServerSentEvents, &ProblemResponses),
     tags(
         (name = "accounts", description = "Signup, login, tokens, invitations, users"),
         (name = "employers", description = "Employers that recruit at events, and their positions"),
@@ -113,64 +107,6 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The media type of every error body (RFC 9457).
-const PROBLEM_JSON: &str = "application/problem+json";
-
-/// Documents every 4xx and 5xx response as what the server sends:
-/// `application/problem+json` with the `Problem` schema. Handlers write
-/// `body = Problem`, which utoipa documents as `application/json`; an
-/// example given there is kept.
-struct ProblemResponses;
-
-impl Modify for ProblemResponses {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        let name = Problem::name().into_owned();
-        if !components.schemas.contains_key(&name) {
-            let mut schemas = Vec::new();
-            Problem::schemas(&mut schemas);
-            components.schemas.extend(schemas);
-            components.schemas.insert(name.clone(), Problem::schema());
-        }
-        for item in openapi.paths.paths.values_mut() {
-            for operation in operations_mut(item) {
-                for (status, response) in &mut operation.responses.responses {
-                    let RefOr::T(response) = response else {
-                        continue;
-                    };
-                    if !status.starts_with(['4', '5']) {
-                        continue;
-                    }
-                    let previous = response.content.values().next().cloned();
-                    let mut content = Content::new(Some(Ref::from_schema_name(name.clone())));
-                    if let Some(previous) = previous {
-                        content.example = previous.example;
-                        content.examples = previous.examples;
-                    }
-                    response.content.clear();
-                    response.content.insert(PROBLEM_JSON.to_owned(), content);
-                }
-            }
-        }
-    }
-}
-
-/// The operations of a path, whatever their methods.
-fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
-    [
-        &mut item.get,
-        &mut item.put,
-        &mut item.post,
-        &mut item.delete,
-        &mut item.options,
-        &mut item.head,
-        &mut item.patch,
-        &mut item.trace,
-    ]
-    .into_iter()
-    .filter_map(Option::as_mut)
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -178,6 +114,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+    use crate::openapi::responses::PROBLEM_JSON;
 
     const METHODS: [&str; 8] = [
         "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -274,5 +211,143 @@ mod tests {
         by_id.retain(|_, operations| operations.len() > 1);
         assert!(missing.is_empty(), "no operationId: {missing:#?}");
         assert!(by_id.is_empty(), "shared operationIds: {by_id:#?}");
+    }
+
+    /// The statuses an operation documents, e.g. `["200", "401"]`.
+    fn statuses(doc: &Value, method: &str, path: &str) -> Vec<String> {
+        doc["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path} is documented"))
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// What an operation takes decides errors it can give before its own
+    /// work: each is documented, whatever the handler's annotation says.
+    #[test]
+    fn errors_from_what_an_operation_takes_are_documented() {
+        let doc = document();
+        for (method, path, operation) in operations(&doc) {
+            let method = method.to_lowercase();
+            let documented = statuses(&doc, &method, &path);
+            let params = operation["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let takes = |place: &str| params.iter().any(|p| p["in"] == place);
+            let mut expected = vec!["422"];
+            if operation.get("requestBody").is_some() {
+                expected.extend(["400", "413", "415"]);
+            }
+            if takes("query") {
+                expected.push("400");
+            }
+            if takes("path") {
+                expected.push("404");
+            }
+            let secured = operation["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+            if secured {
+                expected.push("401");
+            }
+            if params.iter().any(|p| p["name"] == "Idempotency-Key") {
+                expected.extend(["400", "409", "422"]);
+            }
+            for status in expected {
+                assert!(
+                    documented.iter().any(|d| d == status),
+                    "{method} {path} does not document {status}: {documented:?}"
+                );
+            }
+        }
+        // The handlers' own errors stay beside the shared ones.
+        let create = &doc["paths"]["/api/v1/employers"]["post"]["responses"]["409"];
+        let description = create["description"].as_str().expect("a description");
+        assert!(
+            description.contains("credit_code_taken")
+                && description.contains("idempotency_in_progress"),
+            "{description}"
+        );
+    }
+
+    /// Public routes that read a token when one is sent refuse a bad one.
+    #[test]
+    fn public_routes_that_read_a_token_document_it_as_optional() {
+        let doc = document();
+        for path in ["/api/v1/events", "/api/v1/events/{id}"] {
+            let security = &doc["paths"][path]["get"]["security"];
+            assert_eq!(
+                security,
+                &serde_json::json!([{}, {"bearer": []}]),
+                "GET {path}"
+            );
+            assert!(
+                statuses(&doc, "get", path).contains(&"401".to_owned()),
+                "GET {path}"
+            );
+        }
+        assert!(statuses(&doc, "get", "/api/v1/events").contains(&"403".to_owned()));
+    }
+
+    /// Every export answers JSON, CSV or XLSX, and says which `format` it takes.
+    #[test]
+    fn exports_document_their_files() {
+        let doc = document();
+        for path in [
+            "/api/v1/intents",
+            "/api/v1/events/{id}/registrations",
+            "/api/v1/reports/intents",
+            "/api/v1/reports/funnel",
+            "/api/v1/reports/referrals",
+        ] {
+            let operation = &doc["paths"][path]["get"];
+            let content = operation["responses"]["200"]["content"]
+                .as_object()
+                .expect("content");
+            let mut types: Vec<&str> = content.keys().map(String::as_str).collect();
+            types.sort_unstable();
+            assert_eq!(
+                types,
+                ["application/json", crate::http::export::XLSX, "text/csv"],
+                "GET {path}"
+            );
+            let format = operation["parameters"]
+                .as_array()
+                .expect("parameters")
+                .iter()
+                .find(|p| p["name"] == "format")
+                .unwrap_or_else(|| panic!("GET {path} takes format"));
+            assert!(
+                format["schema"]
+                    .to_string()
+                    .contains("#/components/schemas/ExportFormat"),
+                "GET {path}: {format}"
+            );
+            assert!(statuses(&doc, "get", path).contains(&"400".to_owned()));
+        }
+        assert_eq!(
+            doc["components"]["schemas"]["ExportFormat"]["enum"],
+            serde_json::json!(["csv", "xlsx", "json"])
+        );
+    }
+
+    /// The live stream's events carry the figures as JSON in `data`.
+    #[test]
+    fn the_live_stream_documents_its_events() {
+        let doc = document();
+        let event = &doc["paths"]["/api/v1/events/{id}/live"]["get"]["responses"]["200"]["content"]
+            ["text/event-stream"]["schema"];
+        assert_eq!(event["type"], "object");
+        assert_eq!(event["required"], serde_json::json!(["data"]));
+        let data = &event["properties"]["data"];
+        assert_eq!(data["type"], "string");
+        assert_eq!(data["contentMediaType"], "application/json");
+        assert_eq!(
+            data["contentSchema"]["$ref"],
+            "#/components/schemas/EventStats"
+        );
+        assert!(doc["components"]["schemas"]["EventStats"].is_object());
     }
 }
