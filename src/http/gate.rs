@@ -4,10 +4,10 @@
 //! hashing goes through one (`AppState::hashing`).
 //!
 //! The work runs on the gate's own threads, one per permit, rather than on
-//! the shared blocking pool: an argon2 hash takes a 19 MiB block, and the
-//! allocator keeps such a block with the thread that used it, so hashes
-//! spread over the blocking pool's many threads grew the process to
-//! gigabytes. On a fixed few threads the memory stays as many blocks.
+//! the shared blocking pool: an argon2 hash needs a 19 MiB block, which the
+//! hashing code keeps per thread and reuses, so on a fixed few threads the
+//! memory stays as many blocks (spread over the blocking pool's many
+//! threads, hashes grew the process past a gigabyte).
 
 use std::{
     panic::AssertUnwindSafe,
