@@ -181,6 +181,11 @@ where
             .await?;
             Ok(respond(status, &body))
         }
+        Err(err) if err.code() == "database_unavailable" => {
+            // Freeing the key would wait on the same unreachable database;
+            // the claim's lease frees it instead.
+            Err(err)
+        }
         Err(err) => {
             // Nothing was created: free the key so a corrected retry can use it.
             idempotency_keys::Entity::delete_by_id(row_id)
