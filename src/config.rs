@@ -56,6 +56,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub live: LiveSettings,
     pub registration: RegistrationSettings,
+    pub privacy: PrivacySettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -154,6 +155,19 @@ pub struct HttpSettings {
 pub struct RegistrationSettings {
     /// A student must have confirmed their email address before registering.
     pub require_verified_email: bool,
+}
+
+/// What the platform asks of people and how long it keeps their data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PrivacySettings {
+    /// The privacy notice in force; signups and walk-ins must accept it.
+    pub notice_version: String,
+    /// Where the notice can be read.
+    pub notice_url: String,
+    /// Students with no activity for this many days are anonymised.
+    pub retention_days: i64,
+    /// Bodies of sent emails are deleted after this many days.
+    pub outbox_body_days: i64,
 }
 
 /// Bounds on the live dashboards' streams.
@@ -257,6 +271,17 @@ impl Settings {
         }
         if self.public_base_url.trim_end_matches('/').is_empty() {
             return Err(ConfigError::Invalid("public_base_url is empty".into()));
+        }
+        let version = self.privacy.notice_version.trim();
+        if version.is_empty() || version.len() > 32 {
+            return Err(ConfigError::Invalid(
+                "privacy.notice_version must be 1 to 32 characters".into(),
+            ));
+        }
+        if self.privacy.retention_days < 1 || self.privacy.outbox_body_days < 1 {
+            return Err(ConfigError::Invalid(
+                "privacy.retention_days and privacy.outbox_body_days must be at least 1".into(),
+            ));
         }
         Ok(())
     }

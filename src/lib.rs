@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod audit;
 pub mod checkin;
 pub mod cli;
 pub mod config;

@@ -11,6 +11,7 @@ mod m20261127_000005_create_intents;
 mod m20261127_120000_fence_notifications;
 mod m20261127_130000_add_tokens_valid_after;
 mod m20261127_150000_create_rate_limits;
+mod m20261127_160000_create_privacy;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_120000_fence_notifications::Migration),
             Box::new(m20261127_130000_add_tokens_valid_after::Migration),
             Box::new(m20261127_150000_create_rate_limits::Migration),
+            Box::new(m20261127_160000_create_privacy::Migration),
         ]
     }
 }

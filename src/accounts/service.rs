@@ -66,6 +66,10 @@ pub(super) fn new_user(
         email_verified_at: Set(None),
         disabled_at: Set(None),
         tokens_valid_after: Set(None),
+        privacy_notice_version: Set(None),
+        privacy_accepted_at: Set(None),
+        contact_sharing_at: Set(None),
+        anonymised_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

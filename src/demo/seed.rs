@@ -83,6 +83,10 @@ fn user(email: String, name: String, role: Role, hash: Option<String>) -> users:
         email_verified_at: Some(now),
         disabled_at: None,
         tokens_valid_after: None,
+        privacy_notice_version: None,
+        privacy_accepted_at: None,
+        contact_sharing_at: None,
+        anonymised_at: None,
         created_at: now,
         updated_at: now,
     }

@@ -2,8 +2,11 @@
 //! enums stored as short strings.
 
 pub mod action_tokens;
+pub mod audit_log;
+pub mod audit_subjects;
 pub mod campaigns;
 pub mod checkins;
+pub mod consents;
 pub mod employers;
 pub mod event_employers;
 pub mod events;

@@ -24,6 +24,13 @@ pub struct Model {
     /// Access tokens issued before this second are refused (set by a
     /// password reset, signing out everywhere and disabling).
     pub tokens_valid_after: Option<DateTimeUtc>,
+    /// The privacy notice version the person accepted, and when.
+    pub privacy_notice_version: Option<String>,
+    pub privacy_accepted_at: Option<DateTimeUtc>,
+    /// Since when employers may see their email and phone; NULL: not shared.
+    pub contact_sharing_at: Option<DateTimeUtc>,
+    /// When the identity was erased (by the person, or by retention).
+    pub anonymised_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

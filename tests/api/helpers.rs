@@ -423,6 +423,10 @@ impl TestApp {
             email_verified_at: Set(Some(now)),
             disabled_at: Set(None),
             tokens_valid_after: Set(None),
+            privacy_notice_version: Set(Some("2026-11".into())),
+            privacy_accepted_at: Set(Some(now)),
+            contact_sharing_at: Set(Some(now)),
+            anonymised_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }

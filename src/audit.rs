@@ -1,0 +1,145 @@
+//! The audit trail: who wrote what, and who read or exported whose personal
+//! data, with the address and request id it came from. Rows are only ever
+//! inserted (the database refuses UPDATE and DELETE on both tables); the
+//! people whose data a row touched are listed in `audit_subjects`, which is
+//! what a student's access log reads.
+
+use sea_orm::{
+    ConnectionTrait, DbErr, EntityTrait, Set,
+    sea_query::OnConflict,
+};
+use uuid::Uuid;
+
+use crate::{
+    db,
+    entities::{audit_log, audit_subjects},
+};
+
+/// What kind of access a row records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A change through the API.
+    Write,
+    /// Someone else's personal data shown in an answer.
+    Read,
+    /// Someone else's personal data in a file (CSV, XLSX, the door's list).
+    Export,
+    /// Work the platform did by itself (retention).
+    System,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Write => "write",
+            Kind::Read => "read",
+            Kind::Export => "export",
+            Kind::System => "system",
+        }
+    }
+}
+
+/// One row to record.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub kind: Kind,
+    pub actor_id: Option<Uuid>,
+    pub actor_role: Option<String>,
+    pub action: String,
+    pub path: Option<String>,
+    pub target_id: Option<Uuid>,
+    pub status: Option<u16>,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+    pub detail: Option<serde_json::Value>,
+}
+
+impl Entry {
+    /// Work of the platform itself, such as a retention run.
+    pub fn system(action: &str, detail: serde_json::Value) -> Self {
+        Self {
+            kind: Kind::System,
+            actor_id: None,
+            actor_role: None,
+            action: action.to_owned(),
+            path: None,
+            target_id: None,
+            status: None,
+            ip: None,
+            request_id: None,
+            detail: Some(detail),
+        }
+    }
+}
+
+/// Subjects inserted per statement.
+const CHUNK: usize = 500;
+
+/// Inserts the row and its subjects; the row's id.
+pub async fn record<C: ConnectionTrait>(
+    conn: &C,
+    entry: Entry,
+    subjects: &[Uuid],
+) -> Result<Uuid, DbErr> {
+    let id = Uuid::now_v7();
+    audit_log::Entity::insert(audit_log::ActiveModel {
+        id: Set(id),
+        at: Set(db::now()),
+        actor_id: Set(entry.actor_id),
+        actor_role: Set(entry.actor_role),
+        kind: Set(entry.kind.as_str().to_owned()),
+        action: Set(cut(entry.action, 160)),
+        path: Set(entry.path.map(|p| cut(p, 512))),
+        target_id: Set(entry.target_id),
+        status: Set(entry.status.map(i32::from)),
+        ip: Set(entry.ip),
+        request_id: Set(entry.request_id),
+        detail: Set(entry.detail.map(|d| d.to_string())),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    add_subjects(conn, id, subjects).await?;
+    Ok(id)
+}
+
+/// Adds people to a row, e.g. page by page as an export is written. A
+/// person already listed is not listed twice.
+pub async fn add_subjects<C: ConnectionTrait>(
+    conn: &C,
+    audit_id: Uuid,
+    subjects: &[Uuid],
+) -> Result<(), DbErr> {
+    let mut subjects = subjects.to_vec();
+    subjects.sort_unstable();
+    subjects.dedup();
+    for chunk in subjects.chunks(CHUNK) {
+        audit_subjects::Entity::insert_many(chunk.iter().map(|user_id| {
+            audit_subjects::ActiveModel {
+                audit_id: Set(audit_id),
+                user_id: Set(*user_id),
+            }
+        }))
+        .on_conflict(
+            OnConflict::columns([
+                audit_subjects::Column::AuditId,
+                audit_subjects::Column::UserId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
