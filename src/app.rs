@@ -25,7 +25,7 @@ use crate::{
     intents,
     notify::{self, worker::Worker},
     openapi::ApiDoc,
-    ops, registrations, reports,
+    ops, privacy, registrations, reports,
     state::AppState,
 };
 
@@ -122,7 +122,8 @@ impl Application {
                         .configure(checkin::routes::configure)
                         .configure(intents::routes::configure)
                         .configure(reports::routes::configure)
-                        .configure(notify::routes::configure),
+                        .configure(notify::routes::configure)
+                        .configure(privacy::routes::configure),
                 )
                 .route("/docs", web::get().to(docs_redirect))
                 .default_service(web::to(not_found))

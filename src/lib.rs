@@ -18,6 +18,7 @@ pub mod intents;
 pub mod notify;
 pub mod openapi;
 pub mod ops;
+pub mod privacy;
 pub mod registrations;
 pub mod reports;
 pub mod state;

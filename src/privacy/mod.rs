@@ -1,0 +1,4 @@
+//! Students' personal data under the Personal Information Protection Law:
+//! consents, the audit trail's readers, export and erasure, retention.
+
+pub mod routes;
