@@ -27,7 +27,8 @@ import json, sys, time, urllib.request, concurrent.futures as cf
 port, n = sys.argv[1], int(sys.argv[2])
 def signup(i):
     body = json.dumps({"email": f"s{i}@pku.edu.cn", "password": "warmcity-2026", "full_name": "学生",
-                       "university": "北京大学", "major": "化学工程", "degree": "master", "graduation_year": 2027}).encode()
+                       "university": "北京大学", "major": "化学工程", "degree": "master", "graduation_year": 2027,
+                       "privacy_notice_version": "2026-11"}).encode()
     req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/auth/signup", body, {"Content-Type": "application/json"})
     try:
         return urllib.request.urlopen(req).status

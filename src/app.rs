@@ -21,7 +21,7 @@ use crate::{
     accounts, checkin,
     config::Settings,
     db, events, housekeeping,
-    http::{ApiError, observe, request_id, text},
+    http::{ApiError, audit, observe, request_id, text},
     intents,
     notify::{self, worker::Worker},
     openapi::ApiDoc,
@@ -108,6 +108,7 @@ impl Application {
                 .wrap(from_fn(text::refuse_controls_in_query))
                 .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
                 .wrap(cors(&shared.settings))
+                .wrap(from_fn(audit::record_writes))
                 .wrap(from_fn(observe::observe))
                 .configure(ops::configure)
                 // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.

@@ -4,10 +4,7 @@
 //! people whose data a row touched are listed in `audit_subjects`, which is
 //! what a student's access log reads.
 
-use sea_orm::{
-    ConnectionTrait, DbErr, EntityTrait, Set,
-    sea_query::OnConflict,
-};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set, sea_query::OnConflict};
 use uuid::Uuid;
 
 use crate::{

@@ -169,7 +169,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             db::migrate_up(&conn).await.map_err(|e| e.to_string())?;
-            let made = crate::demo::seed_demo(&conn).await?;
+            let made = crate::demo::seed_demo(&conn, &settings.privacy.notice_version).await?;
             println!(
                 "demo campaign ready: {} employers, {} events, {} students, {} registrations, {} check-ins, {} intents",
                 made.employers,

@@ -21,8 +21,10 @@ type SearchEvents = paths["/api/v1/events"]["get"];
 type Login = paths["/api/v1/auth/login"]["post"];
 type Register = paths["/api/v1/events/{id}/registrations"]["post"];
 type CheckIn = paths["/api/v1/events/{id}/checkins"]["post"];
+type PrivacyNotice = paths["/api/v1/privacy/notice"]["get"];
 
 export type SignupRequest = Signup["requestBody"]["content"]["application/json"];
+export type Notice = PrivacyNotice["responses"][200]["content"]["application/json"];
 export type Session = Signup["responses"][201]["content"]["application/json"];
 export type LoginRequest = Login["requestBody"]["content"]["application/json"];
 export type EventQuery = NonNullable<SearchEvents["parameters"]["query"]>;
@@ -96,6 +98,11 @@ export class Client {
   }
 
   /** A new student account; the client keeps its access token. */
+  /** The privacy notice in force; a signup sends the version it showed. */
+  async notice(): Promise<Notice> {
+    return (await this.send<Notice>("GET", this.url("/api/v1/privacy/notice"))).body;
+  }
+
   async signup(request: SignupRequest): Promise<Session> {
     const { body } = await this.send<Session>("POST", this.url("/api/v1/auth/signup"), request);
     this.token = body.access_token;
@@ -177,6 +184,8 @@ export async function demo(options: {
     major: "化学工程",
     degree: "master",
     graduation_year: 2027,
+    privacy_notice_version: (await student.notice()).version,
+    share_contacts: true,
   };
   const session = await student.signup(signup);
   log(`signed up ${session.user.email} as ${session.user.role}`);

@@ -172,12 +172,7 @@ impl MigrationTrait for Migration {
         }
         for column in USER_COLUMNS {
             manager
-                .alter_table(
-                    Table::alter()
-                        .table("users")
-                        .drop_column(column)
-                        .to_owned(),
-                )
+                .alter_table(Table::alter().table("users").drop_column(column).to_owned())
                 .await?;
         }
         Ok(())

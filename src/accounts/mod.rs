@@ -2,6 +2,7 @@
 //! invitations for recruiters and organisers, and the admin's user list.
 
 pub mod admin;
+pub mod consent;
 pub mod email_links;
 pub mod invitations;
 pub mod password;

@@ -7,6 +7,7 @@ use super::{admin, email_links, invitations, service, sessions, types::*};
 use crate::{
     http::{
         Admin, ApiError, Caller, Json, Organiser, Page, PageQuery,
+        audit::Trail,
         error::Problem,
         idempotency::{self, IdempotencyKey},
         ratelimit::client_ip,
@@ -56,7 +57,8 @@ pub async fn signup(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     limit(&state, &req, "signup").await?;
-    let session = service::signup(&state, body).await?;
+    let ip = client_ip(&req, &state.settings.http).to_string();
+    let session = service::signup(&state, body, Some(ip)).await?;
     Ok(HttpResponse::Created().json(session))
 }
 
@@ -214,7 +216,8 @@ pub async fn invite(
     responses((status = 200, body = Page<UserView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_users(
     state: web::Data<AppState>,
-    _admin: Admin,
+    trail: Trail,
+    Admin(admin): Admin,
     query: web::Query<UsersQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
@@ -224,6 +227,8 @@ pub async fn list_users(
     }
     .parse()?;
     let users = admin::list_users(&state.db, query.role, page).await?;
+    let people: Vec<Uuid> = users.items.iter().map(|u| u.id).collect();
+    trail.read(&admin, &people).await?;
     Ok(HttpResponse::Ok().json(users))
 }
 

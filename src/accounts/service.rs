@@ -11,6 +11,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
+    consent,
     email_links::{enqueue_verification, new_action_token},
     password,
     sessions::start_session,
@@ -95,7 +96,11 @@ pub(super) fn email_taken() -> ApiError {
 }
 
 #[tracing::instrument(skip(state, input), fields(email = %input.email))]
-pub async fn signup(state: &AppState, input: SignupRequest) -> Result<AuthResponse, ApiError> {
+pub async fn signup(
+    state: &AppState,
+    input: SignupRequest,
+    ip: Option<String>,
+) -> Result<AuthResponse, ApiError> {
     let mut errors = FieldErrors::new();
     let email = errors.take(Email::parse("email", &input.email));
     let password = errors.take(Password::parse("password", &input.password));
@@ -119,7 +124,16 @@ pub async fn signup(state: &AppState, input: SignupRequest) -> Result<AuthRespon
         input.referral_code.as_deref(),
         16,
     ));
+    let notice = errors.take(consent::accepted_notice(
+        input.privacy_notice_version.as_deref(),
+        &state.settings.privacy.notice_version,
+    ));
     errors.finish()?;
+    let given = consent::Given {
+        notice_version: notice.unwrap_or_default(),
+        share_contacts: input.share_contacts.unwrap_or(false),
+        ip,
+    };
     let (
         Some(email),
         Some(password),
@@ -170,7 +184,10 @@ pub async fn signup(state: &AppState, input: SignupRequest) -> Result<AuthRespon
     user.degree = Set(Some(input.degree));
     user.graduation_year = Set(Some(graduation_year));
     user.referred_by = Set(referred_by);
+    let now = db::now();
+    consent::apply(&mut user, &given, now);
     let user = insert_user(&txn, user).await?;
+    consent::record_given(&txn, user.id, &given, now).await?;
     enqueue_verification(&txn, state, &user).await?;
     let session = start_session(&txn, state, user, None).await?;
     txn.commit().await?;
@@ -191,7 +208,10 @@ pub async fn create_walk_in_candidate<C: ConnectionTrait>(
     user.major = Set(Some(profile.major));
     user.degree = Set(Some(profile.degree));
     user.graduation_year = Set(Some(profile.graduation_year));
+    let now = db::now();
+    consent::apply(&mut user, &profile.consent, now);
     let user = insert_user(conn, user).await?;
+    consent::record_given(conn, user.id, &profile.consent, now).await?;
     let days = state.settings.auth.invitation_ttl_days;
     let token =
         new_action_token(conn, user.id, Purpose::PasswordReset, TimeDelta::days(days)).await?;
@@ -215,6 +235,8 @@ pub struct WalkInProfile {
     pub major: String,
     pub degree: crate::entities::users::Degree,
     pub graduation_year: i32,
+    /// What the student agreed to at the door.
+    pub consent: consent::Given,
 }
 
 pub async fn find_user(db_conn: &DatabaseConnection, id: Uuid) -> Result<users::Model, ApiError> {

@@ -30,6 +30,12 @@ pub struct SignupRequest {
     pub degree: Degree,
     pub graduation_year: i32,
     pub referral_code: Option<String>,
+    /// The version of the privacy notice the student read and accepted;
+    /// it must be the one in force (`GET /privacy/notice`).
+    pub privacy_notice_version: Option<String>,
+    /// Whether employers at the events the student attends may see their
+    /// email and phone. Separate from the notice; false when left out.
+    pub share_contacts: Option<bool>,
 }
 
 impl fmt::Debug for SignupRequest {
@@ -44,6 +50,8 @@ impl fmt::Debug for SignupRequest {
             .field("degree", &self.degree)
             .field("graduation_year", &self.graduation_year)
             .field("referral_code", &self.referral_code)
+            .field("privacy_notice_version", &self.privacy_notice_version)
+            .field("share_contacts", &self.share_contacts)
             .finish()
     }
 }

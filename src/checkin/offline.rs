@@ -121,7 +121,7 @@ pub async fn checkin_list(
     state: &AppState,
     caller: &Caller,
     event_id: Uuid,
-) -> Result<CheckinList, ApiError> {
+) -> Result<(CheckinList, Vec<Uuid>), ApiError> {
     let event = door(state, caller, event_id).await?;
     let rows = registrations::Entity::find()
         .filter(registrations::Column::EventId.eq(event.id))
@@ -143,6 +143,7 @@ pub async fn checkin_list(
         .into_iter()
         .map(|c| (c.registration_id, c.scanned_at))
         .collect();
+    let people: Vec<Uuid> = students.keys().copied().collect();
     let entries = rows
         .into_iter()
         .filter_map(|r| {
@@ -158,10 +159,11 @@ pub async fn checkin_list(
             })
         })
         .collect();
-    Ok(CheckinList {
+    let list = CheckinList {
         event_id: event.id,
         generated_at: db::now(),
         hash: "sha256(\"<event_id>:<ticket_code>\"), hex".into(),
         entries,
-    })
+    };
+    Ok((list, people))
 }

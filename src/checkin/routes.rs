@@ -15,6 +15,7 @@ use super::{
 use crate::{
     http::{
         ApiError, Caller, Json,
+        audit::Trail,
         auth::{authenticate, bearer},
         error::Problem,
     },
@@ -84,10 +85,16 @@ pub async fn check_in_batch(
     responses((status = 200, body = CheckinList), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_checkin_list(
     state: web::Data<AppState>,
+    trail: Trail,
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let list = offline::checkin_list(&state, &caller, id.into_inner()).await?;
+    let event_id = id.into_inner();
+    let (list, people) = offline::checkin_list(&state, &caller, event_id).await?;
+    let export = trail
+        .export(&caller, serde_json::json!({ "event_id": event_id }))
+        .await?;
+    export.add(&people).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .json(list))

@@ -41,6 +41,11 @@ pub struct WalkInRequest {
     pub graduation_year: i32,
     pub gate: Option<String>,
     pub client_checkin_id: Option<Uuid>,
+    /// The privacy notice version the student accepted at the door.
+    pub privacy_notice_version: Option<String>,
+    /// Whether the student agreed, at the door, to share email and phone with
+    /// the employers of the events they attend. Applies to a new account only.
+    pub share_contacts: Option<bool>,
 }
 
 /// Who admitted a student.

@@ -10,7 +10,10 @@ use super::{
     types::*,
 };
 use crate::{
-    accounts::service::{WalkInProfile, create_walk_in_candidate},
+    accounts::{
+        consent,
+        service::{WalkInProfile, create_walk_in_candidate},
+    },
     db,
     domain::{self, Email, Phone},
     entities::{
@@ -30,7 +33,10 @@ use crate::{
     state::AppState,
 };
 
-fn parse_walk_in(input: &WalkInRequest) -> Result<(WalkInProfile, Option<String>), ApiError> {
+fn parse_walk_in(
+    input: &WalkInRequest,
+    notice_in_force: &str,
+) -> Result<(WalkInProfile, Option<String>), ApiError> {
     let mut errors = FieldErrors::new();
     let email = errors.take(Email::parse("email", &input.email).map(Email::into_inner));
     let full_name = errors.take(domain::text("full_name", &input.full_name, 100));
@@ -47,6 +53,10 @@ fn parse_walk_in(input: &WalkInRequest) -> Result<(WalkInProfile, Option<String>
         input.graduation_year,
     ));
     let gate = parse_gate(&mut errors, "", input.gate.as_deref());
+    let notice = errors.take(consent::accepted_notice(
+        input.privacy_notice_version.as_deref(),
+        notice_in_force,
+    ));
     errors.finish()?;
     Ok((
         WalkInProfile {
@@ -57,6 +67,11 @@ fn parse_walk_in(input: &WalkInRequest) -> Result<(WalkInProfile, Option<String>
             major: major.unwrap_or_default(),
             degree: input.degree,
             graduation_year: year.unwrap_or_default(),
+            consent: consent::Given {
+                notice_version: notice.unwrap_or_default(),
+                share_contacts: input.share_contacts.unwrap_or(false),
+                ip: None,
+            },
         },
         gate,
     ))
@@ -74,7 +89,7 @@ pub async fn walk_in(
 ) -> Result<Scanned, ApiError> {
     let event = door(state, caller, event_id).await?;
     refuse_closed(&event)?;
-    let (profile, gate) = parse_walk_in(&input)?;
+    let (profile, gate) = parse_walk_in(&input, &state.settings.privacy.notice_version)?;
     let may_exceed = matches!(caller.role, Role::Organiser | Role::Admin);
     let by = Admitter::of(caller);
     // A retry of a walk-in already recorded: the first answer again.

@@ -93,7 +93,7 @@ fn user(email: String, name: String, role: Role, hash: Option<String>) -> users:
 }
 
 /// Fills an empty database. Refuses one that has events or employers.
-pub async fn seed_demo(conn: &DatabaseConnection) -> Result<Summary, String> {
+pub async fn seed_demo(conn: &DatabaseConnection, notice_version: &str) -> Result<Summary, String> {
     let err = |e: sea_orm::DbErr| e.to_string();
     if events::Entity::find().count(conn).await.map_err(err)? > 0
         || employers::Entity::find().count(conn).await.map_err(err)? > 0
@@ -312,6 +312,10 @@ pub async fn seed_demo(conn: &DatabaseConnection) -> Result<Summary, String> {
             student.degree = Some(degree);
             student.graduation_year = Some(2026 + dice.next(2) as i32);
             student.phone = Some(format!("139{:08}", 10_000_000 + summary.students * 37));
+            // Every student accepted the notice; two in three share contacts.
+            student.privacy_notice_version = Some(notice_version.to_owned());
+            student.privacy_accepted_at = Some(student.created_at);
+            student.contact_sharing_at = (summary.students % 3 != 2).then_some(student.created_at);
             let student = users::ActiveModel::from(student)
                 .reset_all()
                 .insert(&txn)

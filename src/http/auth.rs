@@ -5,7 +5,7 @@
 
 use std::{future::Future, pin::Pin};
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
 use sea_orm::EntityTrait;
 use uuid::Uuid;
 
@@ -99,9 +99,13 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req);
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state is missing"))?;
-            authenticate(state, token).await
+            let caller = authenticate(state, token).await?;
+            // The audit trail names whoever the request ran as.
+            req.extensions_mut().insert(caller.clone());
+            Ok(caller)
         })
     }
 }

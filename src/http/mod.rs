@@ -2,6 +2,7 @@
 //! pagination, idempotency keys, rate limits, the gate on costly work,
 //! request ids and metrics.
 
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod export;

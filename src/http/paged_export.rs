@@ -22,6 +22,10 @@ use super::{
 /// Pages of rows, in order.
 pub type Pages = Pin<Box<dyn Stream<Item = Result<Vec<Vec<Cell>>, ApiError>>>>;
 
+/// Pages of rows, each with the person it is about, for the audit trail
+/// (see [`super::audit::ExportTrail::pages`]).
+pub type PeoplePages = Pin<Box<dyn Stream<Item = Result<Vec<(uuid::Uuid, Vec<Cell>)>, ApiError>>>>;
+
 /// The rows of `pages` under `headers` as an attachment `<name>.csv` or
 /// `<name>.xlsx`.
 pub async fn respond(

@@ -11,6 +11,7 @@ use super::{
 use crate::{
     http::{
         ApiError, Caller, Json, Page, PageQuery,
+        audit::Trail,
         error::Problem,
         export::{self, Cell},
         idempotency::{self, IdempotencyKey},
@@ -76,10 +77,12 @@ pub async fn move_intent(
     responses((status = 200, body = IntentView), (status = 404, body = Problem)))]
 pub async fn get_intent(
     state: web::Data<AppState>,
+    trail: Trail,
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let view = queries::get_intent(&state.db, &caller, id.into_inner()).await?;
+    trail.read(&caller, &[view.candidate.id]).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -91,14 +94,19 @@ pub async fn get_intent(
 pub async fn list_intents(
     state: web::Data<AppState>,
     req: HttpRequest,
+    trail: Trail,
     caller: Caller,
     query: web::Query<IntentsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let matching = queries::matching_intents(&state.db, &caller, &query).await?;
     if let Some(format) = export::requested(&req)? {
-        let pages = matching
-            .pages(state.db.clone(), EXPORT_PAGE)
+        let detail = serde_json::json!({ "query": req.query_string() });
+        let trail = trail.export(&caller, detail).await?;
+        let pages = trail
+            .track(matching.pages(state.db.clone(), EXPORT_PAGE), |v| {
+                v.candidate.id
+            })
             .map(|page| page.map(|views| views.iter().map(intent_row).collect()));
         return paged_export::respond(format, "intents", &INTENT_HEADERS, Box::pin(pages)).await;
     }
@@ -107,7 +115,10 @@ pub async fn list_intents(
         cursor: query.cursor,
     }
     .parse()?;
-    Ok(HttpResponse::Ok().json(matching.page(&state.db, page).await?))
+    let page = matching.page(&state.db, page).await?;
+    let people: Vec<Uuid> = page.items.iter().map(|v| v.candidate.id).collect();
+    trail.read(&caller, &people).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// The calling candidate's intents, newest first.

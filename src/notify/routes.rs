@@ -9,8 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    entities::notifications::{self, NotificationStatus},
-    http::{Admin, ApiError, Page, PageQuery, error::Problem},
+    entities::{
+        notifications::{self, NotificationStatus},
+        users,
+    },
+    http::{Admin, ApiError, Page, PageQuery, audit::Trail, error::Problem},
     state::AppState,
 };
 
@@ -65,7 +68,8 @@ impl From<notifications::Model> for NotificationView {
     responses((status = 200, body = Page<NotificationView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list(
     state: web::Data<AppState>,
-    _admin: Admin,
+    trail: Trail,
+    Admin(admin): Admin,
     query: web::Query<NotificationsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     use notifications::Column as C;
@@ -86,6 +90,15 @@ pub async fn list(
         select = select.filter(C::Id.lt(after));
     }
     let rows = select.limit(page.limit + 1).all(&state.db).await?;
+    // The outbox shows addresses: record whose.
+    let people: Vec<Uuid> = users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .filter(users::Column::Email.is_in(rows.iter().map(|n| n.to_email.clone())))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    trail.read(&admin, &people).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(
         rows,
         page,

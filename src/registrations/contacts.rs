@@ -6,14 +6,15 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::{
-    entities::checkins,
+    entities::{checkins, users},
     events::access::Access,
     http::{ApiError, Caller},
 };
 
 /// Of these students, those whose email and phone the caller may see:
-/// organisers see all; a recruiter only those who checked in at an event of
-/// its employer (they met at the door).
+/// organisers see all; a recruiter only those who agreed to share them with
+/// employers and checked in at an event of its employer (they met at the
+/// door). A withdrawn consent counts from the next request on.
 pub async fn contacts(
     conn: &impl ConnectionTrait,
     caller: &Caller,
@@ -28,7 +29,8 @@ pub async fn contacts(
 }
 
 /// Of these students, the ones a recruiter of `employer_id` may contact:
-/// those who checked in at an event its employer took part in.
+/// those sharing their contacts who checked in at an event its employer
+/// took part in.
 pub async fn contactable<C: ConnectionTrait>(
     conn: &C,
     employer_id: Uuid,
@@ -43,8 +45,14 @@ pub async fn contactable<C: ConnectionTrait>(
         .from(crate::entities::event_employers::Entity)
         .and_where(crate::entities::event_employers::Column::EmployerId.eq(employer_id))
         .to_owned();
+    let sharing = Query::select()
+        .column(users::Column::Id)
+        .from(users::Entity)
+        .and_where(users::Column::Id.is_in(user_ids.iter().copied()))
+        .and_where(users::Column::ContactSharingAt.is_not_null())
+        .to_owned();
     Ok(checkins::Entity::find()
-        .filter(checkins::Column::UserId.is_in(user_ids.iter().copied()))
+        .filter(checkins::Column::UserId.in_subquery(sharing))
         .filter(checkins::Column::EventId.in_subquery(events_of_employer))
         .all(conn)
         .await?

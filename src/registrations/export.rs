@@ -11,7 +11,7 @@ use super::contacts::contacts;
 use crate::{
     entities::{registrations, users},
     events::{access::Access, seats::with_users},
-    http::{ApiError, Caller, export::Cell, paged_export::Pages},
+    http::{ApiError, Caller, export::Cell, paged_export::PeoplePages},
 };
 
 /// Rows read per page.
@@ -34,8 +34,13 @@ pub const HEADERS: [&str; 13] = [
 ];
 
 /// Every matching registration, in pages by id, with the contact details
-/// the caller may see.
-pub fn pages(conn: DatabaseConnection, caller: Caller, access: Access, filter: Condition) -> Pages {
+/// the caller may see; each row names its student.
+pub fn pages(
+    conn: DatabaseConnection,
+    caller: Caller,
+    access: Access,
+    filter: Condition,
+) -> PeoplePages {
     let start = (Some(None::<Uuid>), conn, caller, filter);
     Box::pin(stream::try_unfold(
         start,
@@ -56,7 +61,7 @@ async fn page(
     access: Access,
     filter: &Condition,
     after: Option<Uuid>,
-) -> Result<(Vec<Vec<Cell>>, Option<Uuid>), ApiError> {
+) -> Result<(Vec<(Uuid, Vec<Cell>)>, Option<Uuid>), ApiError> {
     use registrations::Column as R;
     let mut select = registrations::Entity::find()
         .filter(filter.clone())
@@ -74,7 +79,7 @@ async fn page(
     let cells = with_users(conn, rows)
         .await?
         .into_iter()
-        .map(|(r, u)| row(&r, &u, contacts.contains(&u.id)))
+        .map(|(r, u)| (u.id, row(&r, &u, contacts.contains(&u.id))))
         .collect();
     Ok((cells, next))
 }

@@ -15,6 +15,7 @@ use super::{
 use crate::{
     http::{
         ApiError, Caller, Candidate, Page, PageQuery,
+        audit::Trail,
         error::Problem,
         export,
         idempotency::{self, IdempotencyKey},
@@ -109,10 +110,13 @@ pub async fn list_my_registrations(
     responses((status = 200, body = RegistrationView), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_registration(
     state: web::Data<AppState>,
+    trail: Trail,
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let view = service::get(&state.db, &caller, id.into_inner()).await?;
+    let people: Vec<Uuid> = view.candidate.iter().map(|c| c.id).collect();
+    trail.read(&caller, &people).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -142,24 +146,38 @@ pub async fn get_ticket(
 pub async fn list_event_registrations(
     state: web::Data<AppState>,
     req: HttpRequest,
+    trail: Trail,
     caller: Caller,
     id: web::Path<Uuid>,
     query: web::Query<RegistrationsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let event_id = id.into_inner();
     let listing = service::list_for_event(
         &state.db,
         &caller,
-        id.into_inner(),
+        event_id,
         query.into_inner(),
         export::requested(&req)?,
     )
     .await?;
     Ok(match listing {
-        Listing::Page(page) => HttpResponse::Ok().json(page),
+        Listing::Page(page) => {
+            let people: Vec<Uuid> = page
+                .items
+                .iter()
+                .filter_map(|r| r.candidate.as_ref().map(|c| c.id))
+                .collect();
+            trail.read(&caller, &people).await?;
+            HttpResponse::Ok().json(page)
+        }
         Listing::File {
             pages,
             format,
             name,
-        } => paged_export::respond(format, &name, &EXPORT_HEADERS, pages).await?,
+        } => {
+            let detail = serde_json::json!({ "event_id": event_id, "query": req.query_string() });
+            let pages = trail.export(&caller, detail).await?.pages(pages);
+            paged_export::respond(format, &name, &EXPORT_HEADERS, pages).await?
+        }
     })
 }

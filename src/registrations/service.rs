@@ -31,7 +31,7 @@ use crate::{
     },
     http::{
         ApiError, Caller, Page, PageQuery, export::Format, idempotency::Recorder,
-        paged_export::Pages,
+        paged_export::PeoplePages,
     },
     notify::{self, templates},
     state::AppState,
@@ -421,7 +421,7 @@ pub async fn ticket(
 pub enum Listing {
     Page(Page<RegistrationView>),
     File {
-        pages: Pages,
+        pages: PeoplePages,
         format: Format,
         name: String,
     },

@@ -2,6 +2,7 @@
 //! the same figures as CSV or XLSX.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use uuid::Uuid;
 
 use super::{
     service::{self, label_of},
@@ -11,6 +12,7 @@ use crate::{
     entities::intents::IntentStatus,
     http::{
         ApiError, Caller, Organiser,
+        audit::Trail,
         error::Problem,
         export::{self, Cell, ExportFormat, Table},
     },
@@ -114,10 +116,14 @@ pub async fn get_my_referral(
 pub async fn report_referrals(
     state: web::Data<AppState>,
     req: HttpRequest,
-    _organiser: Organiser,
+    trail: Trail,
+    Organiser(caller): Organiser,
 ) -> Result<HttpResponse, ApiError> {
     let report = service::referral_report(&state.db).await?;
+    let people: Vec<Uuid> = report.rows.iter().map(|r| r.referrer_id).collect();
     if let Some(format) = export::requested(&req)? {
+        let export = trail.export(&caller, serde_json::json!({})).await?;
+        export.add(&people).await?;
         let mut table = Table::new(&["referrer", "role", "signups", "registrations", "signed"]);
         for r in &report.rows {
             table.push(vec![
@@ -130,5 +136,6 @@ pub async fn report_referrals(
         }
         return Ok(table.respond(format, "referrals"));
     }
+    trail.read(&caller, &people).await?;
     Ok(HttpResponse::Ok().json(report))
 }

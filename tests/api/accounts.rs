@@ -105,7 +105,7 @@ async fn signup_names_every_bad_field_and_writes_nothing() {
         .await;
     assert_eq!(
         several.error_fields(),
-        vec!["email", "password", "full_name"],
+        vec!["email", "password", "full_name", "privacy_notice_version"],
         "{}",
         several.body
     );

@@ -402,7 +402,8 @@ where
 
 fn walk_in_body(email: &str) -> Value {
     json!({"email": email, "full_name": "张伟", "phone": "13700137000", "university": "浙江大学",
-           "major": "电气工程", "degree": "master", "graduation_year": 2026, "gate": "南门"})
+           "major": "电气工程", "degree": "master", "graduation_year": 2026, "gate": "南门",
+           "privacy_notice_version": "2026-11"})
 }
 
 #[actix_web::test]

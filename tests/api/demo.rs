@@ -14,7 +14,9 @@ use nuancheng::{
 #[actix_web::test]
 async fn the_demo_is_consistent_and_only_fills_an_empty_database() {
     let app = spawn_app().await;
-    let made = seed_demo(app.db()).await.expect("the demo seeds");
+    let made = seed_demo(app.db(), "2026-11")
+        .await
+        .expect("the demo seeds");
     assert_eq!((made.employers, made.events), (8, 12));
     assert!(made.students >= 300, "{made:?}");
     assert!(made.checkins > 200 && made.intents > 50, "{made:?}");
@@ -75,6 +77,6 @@ async fn the_demo_is_consistent_and_only_fills_an_empty_database() {
         StatusCode::OK
     );
 
-    let again = seed_demo(app.db()).await;
+    let again = seed_demo(app.db(), "2026-11").await;
     assert!(again.is_err());
 }

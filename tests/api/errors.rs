@@ -381,7 +381,8 @@ async fn an_events_time_and_state_have_their_codes() {
     let app = spawn_app().await;
     let organiser = app.organiser().await;
     let walk_in = json!({"email": "walkin@zju.edu.cn", "full_name": "张伟", "university": "浙江大学",
-                         "major": "电气工程", "degree": "master", "graduation_year": 2026});
+                         "major": "电气工程", "degree": "master", "graduation_year": 2026,
+                         "privacy_notice_version": "2026-11"});
     let started = chrono::Utc::now() - chrono::TimeDelta::hours(1);
     let draft = app
         .post(

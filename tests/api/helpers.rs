@@ -532,7 +532,8 @@ pub fn signup_body(email: &str) -> Value {
         "university": "北京大学",
         "major": "化学工程",
         "degree": "master",
-        "graduation_year": 2027
+        "graduation_year": 2027,
+        "privacy_notice_version": "2026-11"
     })
 }
 

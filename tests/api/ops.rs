@@ -119,7 +119,7 @@ async fn every_migration_rolls_back_and_reapplies() {
 }
 
 /// The documented operations anyone may call without a token.
-const PUBLIC_OPERATIONS: [&str; 18] = [
+const PUBLIC_OPERATIONS: [&str; 19] = [
     "get /healthz",
     "get /metrics",
     "get /readyz",
@@ -138,6 +138,7 @@ const PUBLIC_OPERATIONS: [&str; 18] = [
     "get /api/v1/employers/{id}/positions",
     "get /api/v1/positions",
     "get /api/v1/positions/{id}",
+    "get /api/v1/privacy/notice",
 ];
 
 /// The operations anyone may call that show more to staff when a token is

@@ -68,7 +68,8 @@ async fn door(app: &TestApp, changes: Value) -> (String, String, String) {
 
 fn walk_in(email: &str) -> Value {
     json!({"email": email, "full_name": "张伟", "phone": "13700137000", "university": "浙江大学",
-           "major": "电气工程", "degree": "master", "graduation_year": 2026})
+           "major": "电气工程", "degree": "master", "graduation_year": 2026,
+           "privacy_notice_version": "2026-11"})
 }
 
 /// A scan at the door and the student's cancellation of the same
