@@ -243,6 +243,8 @@ async fn seed_user<C: ConnectionTrait>(conn: &C, role: Role) -> Uuid {
         tokens_valid_after: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        // No consents recorded: the load does not read contacts.
+        ..Default::default()
     }
     .insert(conn)
     .await
