@@ -117,15 +117,29 @@ pub async fn record_writes(
     if caller.is_none() {
         entry.actor_id = account;
     }
-    let subjects: Vec<Uuid> = answer
-        .as_ref()
-        .and_then(|a| id_at(a, &["candidate", "id"]).or(account))
-        .into_iter()
-        .collect();
+    let subjects = subjects_of(answer.as_ref(), account);
     if let Err(error) = audit::record(&state.db, entry, &subjects).await {
         tracing::error!(%error, "a write was not recorded in the audit trail");
     }
     Ok(ServiceResponse::new(req, res.set_body(body)))
+}
+
+/// Whose data a write's answer is about: the student of a registration,
+/// check-in or intent (`candidate`), each student of a batch's `results`,
+/// or the account signed up or in.
+fn subjects_of(answer: Option<&serde_json::Value>, account: Option<Uuid>) -> Vec<Uuid> {
+    let Some(answer) = answer else {
+        return Vec::new();
+    };
+    let mut people: Vec<Uuid> = answer["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(std::iter::once(answer))
+        .filter_map(|item| id_at(item, &["candidate", "id"]))
+        .collect();
+    people.extend(account);
+    people
 }
 
 /// The UUID at a path of keys in a JSON answer.

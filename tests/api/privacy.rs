@@ -440,6 +440,36 @@ async fn writes_are_recorded_with_who_what_where_and_the_request_id() {
         "{}",
         about.body
     );
+
+    // So does an offline batch, for each student in it.
+    let other = app.student("phd", 2026).await;
+    let code = ticket(&app, &d.event, &other).await;
+    let batch = app
+        .post(
+            &format!("/api/v1/events/{}/checkins/batch", d.event),
+            Some(&d.recruiter),
+            &json!({"checkins": [{"ticket_code": code, "client_checkin_id": uuid::Uuid::now_v7()}]}),
+        )
+        .await;
+    assert_eq!(batch.status, StatusCode::OK, "{}", batch.body);
+    let about = app
+        .get(
+            &format!("/api/v1/audit?subject_id={}", other.id),
+            Some(&admin),
+        )
+        .await;
+    let actions: Vec<&str> = about.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["POST /api/v1/events/{id}/checkins/batch"],
+        "{}",
+        about.body
+    );
 }
 
 #[actix_web::test]
