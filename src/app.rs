@@ -67,7 +67,7 @@ impl Application {
     pub async fn build_with(conn: DatabaseConnection, settings: Settings) -> Result<Self, String> {
         let worker = if settings.server.run_worker {
             let (stop, stopped) = tokio::sync::watch::channel(false);
-            let worker = Worker::new(conn.clone(), settings.email.clone())?.stopped_by(stopped);
+            let worker = Worker::for_settings(conn.clone(), &settings)?.stopped_by(stopped);
             actix_web::rt::spawn(housekeeping::run(conn.clone()));
             let drain = Duration::from_secs(settings.email.smtp_timeout_secs + 5);
             Some((stop, actix_web::rt::spawn(worker.run()), drain))

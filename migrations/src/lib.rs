@@ -11,6 +11,9 @@ mod m20261127_000005_create_intents;
 mod m20261127_120000_fence_notifications;
 mod m20261127_130000_add_tokens_valid_after;
 mod m20261127_150000_create_rate_limits;
+mod m20261127_170000_create_scheduled_mail;
+mod m20261127_171000_create_webhooks;
+mod m20261127_172000_create_mail_templates;
 
 pub struct Migrator;
 
@@ -26,6 +29,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_120000_fence_notifications::Migration),
             Box::new(m20261127_130000_add_tokens_valid_after::Migration),
             Box::new(m20261127_150000_create_rate_limits::Migration),
+            Box::new(m20261127_170000_create_scheduled_mail::Migration),
+            Box::new(m20261127_171000_create_webhooks::Migration),
+            Box::new(m20261127_172000_create_mail_templates::Migration),
         ]
     }
 }
