@@ -25,8 +25,9 @@ use crate::{
     intents,
     notify::{self, worker::Worker},
     openapi::ApiDoc,
-    ops, registrations, reports,
+    ops, outreach, registrations, reports,
     state::AppState,
+    webhooks,
 };
 
 /// A bound, not yet running server.
@@ -122,7 +123,9 @@ impl Application {
                         .configure(checkin::routes::configure)
                         .configure(intents::routes::configure)
                         .configure(reports::routes::configure)
-                        .configure(notify::routes::configure),
+                        .configure(notify::routes::configure)
+                        .configure(outreach::routes::configure)
+                        .configure(webhooks::routes::configure),
                 )
                 .route("/docs", web::get().to(docs_redirect))
                 .default_service(web::to(not_found))

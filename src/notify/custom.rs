@@ -127,7 +127,6 @@ pub fn apply(template: &mail_templates::Model, default: Rendered, vars: &Value) 
 /// them).
 pub fn vars(
     student: &users::Model,
-    event: &events::Model,
     facts: &templates::EventFacts<'_>,
     employers: &[templates::EmployerLine],
     unsubscribe_link: &str,
@@ -135,23 +134,34 @@ pub fn vars(
     context(
         &student.full_name,
         &student.email,
-        event,
         facts,
         employers,
         unsubscribe_link,
     )
 }
 
+/// An event made up for checking a campaign's template.
+pub fn sample_event() -> templates::EventFacts<'static> {
+    let starts_at = chrono::Utc::now();
+    templates::EventFacts {
+        title: "鄂尔多斯市名校引才专项行动·示例宣讲会",
+        university: "示例大学",
+        venue: "示例礼堂",
+        city: "北京",
+        starts_at,
+        ends_at: starts_at + chrono::TimeDelta::hours(2),
+        link: "https://example.invalid/events/sample".into(),
+    }
+}
+
 /// The variables for a made-up student, for a preview without a registration.
 pub fn sample_vars(
-    event: &events::Model,
     facts: &templates::EventFacts<'_>,
     employers: &[templates::EmployerLine],
 ) -> Value {
     context(
         "张同学",
         "zhang.tongxue@example.edu.cn",
-        event,
         facts,
         employers,
         "https://example.invalid/unsubscribe",
@@ -161,7 +171,6 @@ pub fn sample_vars(
 fn context(
     full_name: &str,
     email: &str,
-    event: &events::Model,
     facts: &templates::EventFacts<'_>,
     employers: &[templates::EmployerLine],
     unsubscribe_link: &str,
@@ -180,12 +189,12 @@ fn context(
     json!({
         "student": {"full_name": full_name, "email": email},
         "event": {
-            "title": event.title,
-            "university": event.university,
-            "venue": event.venue,
-            "city": event.city,
-            "starts_at": templates::beijing_time(event.starts_at),
-            "ends_at": templates::beijing_time(event.ends_at),
+            "title": facts.title,
+            "university": facts.university,
+            "venue": facts.venue,
+            "city": facts.city,
+            "starts_at": templates::beijing_time(facts.starts_at),
+            "ends_at": templates::beijing_time(facts.ends_at),
             "link": facts.link,
         },
         "employers": employers,

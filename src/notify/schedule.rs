@@ -59,6 +59,11 @@ impl MailingKind {
         }
     }
 
+    /// The kind whose email template is `template`.
+    pub fn of_template(template: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.template() == template)
+    }
+
     /// The email template each kind sends.
     pub fn template(self) -> &'static str {
         match self {
@@ -256,12 +261,20 @@ impl Scheduler {
                 continue;
             }
             let unsubscribe = unsubscribe::link(&self.settings, user.id);
-            let mail = self.render(due, &user, &facts, &employers, &unsubscribe);
+            let mail = render_default(
+                &self.settings,
+                due.kind,
+                due.hours_before,
+                &user.full_name,
+                &facts,
+                &employers,
+                &unsubscribe,
+            );
             let mail = match &overrides {
                 Some(t) => custom::apply(
                     t,
                     mail,
-                    &custom::vars(&user, event, &facts, &employers, &unsubscribe),
+                    &custom::vars(&user, &facts, &employers, &unsubscribe),
                 ),
                 None => mail,
             };
@@ -273,28 +286,27 @@ impl Scheduler {
         txn.commit().await?;
         Ok(queued)
     }
+}
 
-    fn render(
-        &self,
-        due: &Due,
-        user: &users::Model,
-        facts: &templates::EventFacts<'_>,
-        employers: &[templates::EmployerLine],
-        unsubscribe: &str,
-    ) -> Rendered {
-        match due.kind {
-            MailingKind::Reminder => {
-                mailings::event_reminder(&user.full_name, facts, due.hours_before.unwrap_or(0))
-            }
-            MailingKind::NoShowFollowUp => mailings::no_show_follow_up(
-                &user.full_name,
-                facts,
-                &self.settings.page("/events"),
-                unsubscribe,
-            ),
-            MailingKind::NoIntentFollowUp => {
-                mailings::no_intent_follow_up(&user.full_name, facts, employers, unsubscribe)
-            }
+/// The built-in wording of one scheduled kind.
+pub fn render_default(
+    settings: &Settings,
+    kind: MailingKind,
+    hours_before: Option<u32>,
+    full_name: &str,
+    facts: &templates::EventFacts<'_>,
+    employers: &[templates::EmployerLine],
+    unsubscribe: &str,
+) -> Rendered {
+    match kind {
+        MailingKind::Reminder => {
+            mailings::event_reminder(full_name, facts, hours_before.unwrap_or(24))
+        }
+        MailingKind::NoShowFollowUp => {
+            mailings::no_show_follow_up(full_name, facts, &settings.page("/events"), unsubscribe)
+        }
+        MailingKind::NoIntentFollowUp => {
+            mailings::no_intent_follow_up(full_name, facts, employers, unsubscribe)
         }
     }
 }

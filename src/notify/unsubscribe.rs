@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::config::Settings;
+use crate::{config::Settings, entities::mail_preferences};
 
 const TAG_BYTES: usize = 16;
 
@@ -53,6 +53,31 @@ pub fn link(settings: &Settings, user_id: Uuid) -> String {
         "/api/v1/unsubscribe",
         &token(&settings.auth.jwt_secret, user_id),
     )
+}
+
+/// Records a student's choice about follow-up emails.
+pub async fn set_follow_ups<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+    follow_ups: bool,
+) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::{EntityTrait, Set, sea_query::OnConflict};
+    mail_preferences::Entity::insert(mail_preferences::ActiveModel {
+        user_id: Set(user_id),
+        follow_ups: Set(follow_ups),
+        updated_at: Set(crate::db::now()),
+    })
+    .on_conflict(
+        OnConflict::column(mail_preferences::Column::UserId)
+            .update_columns([
+                mail_preferences::Column::FollowUps,
+                mail_preferences::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec(conn)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

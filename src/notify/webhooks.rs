@@ -38,6 +38,9 @@ use crate::{
     config::WebhookSettings,
     db,
     entities::{
+        checkins,
+        intents::{self, IntentStatus},
+        registrations,
         webhook_deliveries::{self, DeliveryStatus},
         webhook_endpoints,
     },
@@ -117,6 +120,43 @@ pub async fn emit<C: ConnectionTrait>(
         .await?;
     }
     Ok(())
+}
+
+/// A registration as webhooks show it.
+pub fn registration_data(r: &registrations::Model) -> Value {
+    json!({
+        "registration_id": r.id,
+        "event_id": r.event_id,
+        "user_id": r.user_id,
+        "status": r.status,
+        "waitlist_position": r.waitlist_position,
+    })
+}
+
+/// A check-in as webhooks show it.
+pub fn checkin_data(c: &checkins::Model) -> Value {
+    json!({
+        "checkin_id": c.id,
+        "event_id": c.event_id,
+        "registration_id": c.registration_id,
+        "user_id": c.user_id,
+        "source": c.source,
+        "scanned_at": c.scanned_at,
+    })
+}
+
+/// An intent as webhooks show it; `from` is its status before the change.
+pub fn intent_data(i: &intents::Model, from: Option<IntentStatus>) -> Value {
+    json!({
+        "intent_id": i.id,
+        "candidate_id": i.candidate_id,
+        "employer_id": i.employer_id,
+        "position_id": i.position_id,
+        "event_id": i.event_id,
+        "from": from,
+        "status": i.status,
+        "signed_at": i.signed_at,
+    })
 }
 
 /// The `X-Nuancheng-Signature` value of `body` sent at unix time `t`.
