@@ -7,7 +7,10 @@ use utoipa::{
 };
 
 use super::responses::{ProblemResponses, ServerSentEvents, SharedResponses};
-use crate::{accounts, checkin, events, http, intents, notify, ops, registrations, reports};
+use crate::{
+    accounts, checkin, events, http, intents, notify, ops, outreach, registrations, reports,
+    webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -75,6 +78,17 @@ Errors are application/problem+json with a stable `code`.",
         reports::routes::get_my_referral,
         notify::routes::list,
         notify::routes::retry,
+        outreach::routes::list_mailings,
+        outreach::routes::update_mailings,
+        outreach::routes::save_template,
+        outreach::routes::delete_template,
+        outreach::routes::preview_template,
+        outreach::routes::unsubscribe,
+        webhooks::routes::create_webhook,
+        webhooks::routes::list_webhooks,
+        webhooks::routes::delete_webhook,
+        webhooks::routes::list_deliveries,
+        webhooks::routes::redeliver,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -91,6 +105,8 @@ Errors are application/problem+json with a stable `code`.",
         (name = "intents", description = "Intents to join (引进意向) and their history"),
         (name = "reports", description = "Counts by event, university, employer, degree, category, month; funnel; referrals"),
         (name = "notifications", description = "The mail outbox (admins)"),
+        (name = "mailings", description = "Scheduled reminders and follow-ups, organisers' email templates, unsubscribing"),
+        (name = "webhooks", description = "Signed webhooks to other systems (admins)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TryIntoModel,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
     sea_query::OnConflict,
 };
 use uuid::Uuid;
@@ -56,8 +56,10 @@ pub async fn mailings(state: &AppState, event_id: Uuid) -> Result<MailingsView, 
                 "skipped_stale"
             } else if !enabled {
                 "disabled"
-            } else if d.due_at <= now {
+            } else if count > 0 {
                 "queued"
+            } else if d.due_at <= now {
+                "due"
             } else {
                 "scheduled"
             };
@@ -151,6 +153,7 @@ pub async fn save_template(
         .filter(mail_templates::Column::Kind.eq(kind.template()))
         .one(&state.db)
         .await?;
+    let is_new = existing.is_none();
     let mut row = match existing {
         Some(row) => mail_templates::ActiveModel::from(row),
         None => mail_templates::ActiveModel {
@@ -167,8 +170,11 @@ pub async fn save_template(
     row.html_body = Set(input.html);
     row.updated_by = Set(caller);
     row.updated_at = Set(now);
-    let saved = row.save(&state.db).await?;
-    let saved: mail_templates::Model = saved.try_into_model()?;
+    let saved = if is_new {
+        row.insert(&state.db).await?
+    } else {
+        row.update(&state.db).await?
+    };
     Ok(TemplateView {
         kind: saved.kind,
         event_id: saved.event_id,

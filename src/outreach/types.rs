@@ -16,7 +16,8 @@ pub struct MailingView {
     pub due_at: DateTime<Utc>,
     /// Turned on for this event (the default).
     pub enabled: bool,
-    /// `scheduled` (not yet due), `queued` (due, emails queued), `skipped_stale`
+    /// `scheduled` (not yet due), `due` (the worker will queue it at its next
+    /// look), `queued` (emails queued), `skipped_stale`
     /// (its time had passed when the event was created), `disabled`, or
     /// `not_sent` (the event was cancelled).
     pub state: String,
