@@ -16,7 +16,7 @@ fn unsubscribe_paragraph(link: &str) -> String {
 
 /// "Starts in N hours": sent to confirmed students before the start.
 pub fn event_reminder(full_name: &str, event: &EventFacts<'_>, hours: u32) -> Rendered {
-    let when = if hours >= 24 && hours % 24 == 0 {
+    let when = if hours >= 24 && hours.is_multiple_of(24) {
         format!("{} 天后 / in {} day(s)", hours / 24, hours / 24)
     } else {
         format!("{hours} 小时后 / in {hours} hour(s)")
