@@ -3,6 +3,7 @@
 //! due rows with retries and backoff. Scheduled mail (reminders, follow-ups)
 //! and webhook deliveries ride on the same worker.
 
+pub mod backoff;
 pub mod clock;
 pub mod custom;
 pub mod mailings;

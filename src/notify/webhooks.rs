@@ -33,7 +33,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::worker::backoff_after;
+use super::backoff::backoff_after;
 use crate::{
     config::WebhookSettings,
     db,

@@ -31,7 +31,8 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{
-    clock::Clock, schedule::Scheduler, templates, transport::Transport, webhooks::Deliverer,
+    backoff::backoff_after, clock::Clock, schedule::Scheduler, templates, transport::Transport,
+    webhooks::Deliverer,
 };
 use crate::{
     config::{EmailSettings, Settings},
@@ -318,13 +319,6 @@ fn backoff(settings: &EmailSettings, attempts: i32) -> TimeDelta {
         settings.backoff_max_secs,
         attempts,
     )
-}
-
-/// `base * 2^(attempts - 1)` seconds, at most `max`.
-pub(super) fn backoff_after(base: u64, max: u64, attempts: i32) -> TimeDelta {
-    let exp = attempts.clamp(1, 30) as u32 - 1;
-    let secs = Ord::min(base.saturating_mul(1u64 << Ord::min(exp, 20)), max);
-    TimeDelta::seconds(secs as i64)
 }
 
 fn truncate(s: &str, max: usize) -> String {
