@@ -16,10 +16,13 @@ fn unsubscribe_paragraph(link: &str) -> String {
 
 /// "Starts in N hours": sent to confirmed students before the start.
 pub fn event_reminder(full_name: &str, event: &EventFacts<'_>, hours: u32) -> Rendered {
-    let when = if hours >= 24 && hours.is_multiple_of(24) {
-        format!("{} 天后 / in {} day(s)", hours / 24, hours / 24)
-    } else {
-        format!("{hours} 小时后 / in {hours} hour(s)")
+    let (zh, en) = match hours {
+        24 => ("明天".to_owned(), "tomorrow".to_owned()),
+        h if h > 24 && h.is_multiple_of(24) => {
+            (format!("{} 天后", h / 24), format!("in {} days", h / 24))
+        }
+        1 => ("1 小时后".to_owned(), "in an hour".to_owned()),
+        h => (format!("{h} 小时后"), format!("in {h} hours")),
     };
     Layout {
         kind: "event_reminder",
@@ -27,8 +30,8 @@ pub fn event_reminder(full_name: &str, event: &EventFacts<'_>, hours: u32) -> Re
         greeting: greeting(full_name),
         paragraphs: vec![
             format!(
-                "您报名的活动将于{when}开始，请准时参加，入场时出示电子票（在“我的报名”中查看）。如不能参加，请提前取消，把名额留给候补的同学。\n\
-                 The event you registered for starts soon. Show your ticket (under My registrations) at the door; \
+                "您报名的活动将于{zh}开始，请准时参加，入场时出示电子票（在“我的报名”中查看）。如不能参加，请提前取消，把名额留给候补的同学。\n\
+                 The event you registered for starts {en}. Show your ticket (under My registrations) at the door; \
                  if you cannot come, please cancel so a student on the waitlist gets your place."
             ),
             event.summary(),
@@ -90,4 +93,70 @@ pub fn no_intent_follow_up(
         action: event.action(),
     }
     .render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> EventFacts<'static> {
+        let starts_at = chrono::DateTime::parse_from_rfc3339("2026-12-01T06:00:00Z")
+            .unwrap()
+            .to_utc();
+        EventFacts {
+            title: "北京大学专场宣讲会",
+            university: "北京大学",
+            venue: "百周年纪念讲堂",
+            city: "北京",
+            starts_at,
+            ends_at: starts_at + chrono::TimeDelta::hours(2),
+            link: "http://x/events/1".into(),
+        }
+    }
+
+    #[test]
+    fn each_kind_reads_chinese_first_with_an_english_line() {
+        let employers = [EmployerLine {
+            name: "鄂尔多斯能源集团".into(),
+            positions: vec![("化工工程师".into(), vec!["安家费".into()])],
+        }];
+        let mails = [
+            event_reminder("<李雷>", &event(), 24),
+            event_reminder("李雷", &event(), 2),
+            no_show_follow_up("李雷", &event(), "http://x/events", "http://x/u?token=t"),
+            no_intent_follow_up("李雷", &event(), &employers, "http://x/u?token=t"),
+        ];
+        for mail in &mails {
+            if std::env::var_os("SHOW_MAIL").is_some() {
+                println!("{}\n\n{}\n", mail.subject, mail.text);
+            }
+            let (zh, en) = mail
+                .subject
+                .split_once(" · ")
+                .expect("subject: 中文 · English");
+            assert!(!zh.is_ascii() && en.is_ascii(), "{}", mail.subject);
+            assert!(
+                mail.text.contains("2026-12-01 14:00（北京时间"),
+                "Beijing time"
+            );
+        }
+        assert!(
+            mails[0].text.contains("将于明天开始") && mails[0].text.contains("starts tomorrow")
+        );
+        assert!(
+            mails[1].text.contains("将于2 小时后开始")
+                && mails[1].text.contains("starts in 2 hours")
+        );
+        assert!(mails[0].html.contains("&lt;李雷&gt;"));
+        assert!(mails[3].text.contains("化工工程师（安家费）"));
+        for follow_up in &mails[2..] {
+            assert!(
+                follow_up.text.contains("退订") && follow_up.text.contains("http://x/u?token=t")
+            );
+        }
+        assert!(
+            !mails[0].text.contains("退订"),
+            "reminders carry no unsubscribe line"
+        );
+    }
 }
