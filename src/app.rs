@@ -25,8 +25,9 @@ use crate::{
     intents,
     notify::{self, worker::Worker},
     openapi::ApiDoc,
-    ops, privacy, registrations, reports,
+    ops, outreach, privacy, registrations, reports,
     state::AppState,
+    webhooks,
 };
 
 /// A bound, not yet running server.
@@ -67,7 +68,7 @@ impl Application {
     pub async fn build_with(conn: DatabaseConnection, settings: Settings) -> Result<Self, String> {
         let worker = if settings.server.run_worker {
             let (stop, stopped) = tokio::sync::watch::channel(false);
-            let worker = Worker::new(conn.clone(), settings.email.clone())?.stopped_by(stopped);
+            let worker = Worker::for_settings(conn.clone(), &settings)?.stopped_by(stopped);
             actix_web::rt::spawn(housekeeping::run(conn.clone()));
             let drain = Duration::from_secs(settings.email.smtp_timeout_secs + 5);
             Some((stop, actix_web::rt::spawn(worker.run()), drain))
@@ -124,7 +125,9 @@ impl Application {
                         .configure(intents::routes::configure)
                         .configure(reports::routes::configure)
                         .configure(notify::routes::configure)
-                        .configure(privacy::routes::configure),
+                        .configure(privacy::routes::configure)
+                        .configure(outreach::routes::configure)
+                        .configure(webhooks::routes::configure),
                 )
                 .route("/docs", web::get().to(docs_redirect))
                 .default_service(web::to(not_found))

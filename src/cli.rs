@@ -158,7 +158,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 tracing::info!("stopping: the email being sent finishes, the rest go back");
                 let _ = stop.send(true);
             });
-            Worker::new(conn, settings.email.clone())?
+            Worker::for_settings(conn, &settings)?
                 .stopped_by(stopped)
                 .run()
                 .await;

@@ -57,6 +57,8 @@ pub struct Settings {
     pub live: LiveSettings,
     pub registration: RegistrationSettings,
     pub privacy: PrivacySettings,
+    pub mailings: MailingSettings,
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,6 +172,36 @@ pub struct PrivacySettings {
     pub outbox_body_days: i64,
 }
 
+/// Scheduled mail: reminders before an event, follow-ups after it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MailingSettings {
+    /// Hours before an event's start at which confirmed students get a
+    /// reminder, e.g. `[24, 2]`.
+    pub reminder_offsets_hours: Vec<u32>,
+    /// Hours after an event's end at which the follow-ups are due.
+    pub follow_up_delay_hours: u32,
+    /// Hours a follow-up stays worth sending after it fell due; later (the
+    /// worker was down) it is dropped rather than sent stale.
+    pub follow_up_window_hours: u32,
+    /// Seconds between the worker's looks for due scheduled mail.
+    pub scan_interval_secs: u64,
+}
+
+/// Signed webhook deliveries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookSettings {
+    /// Allow endpoints on loopback, private and link-local addresses (tests
+    /// and closed networks); off, such targets are refused when registered
+    /// and again, after resolving the name, when sending.
+    pub allow_private_targets: bool,
+    pub max_attempts: i32,
+    /// Backoff before retry n is backoff_base_secs * 2^(n-1), capped.
+    pub backoff_base_secs: u64,
+    pub backoff_max_secs: u64,
+    /// Seconds a receiver has to answer one delivery.
+    pub timeout_secs: u64,
+}
+
 /// Bounds on the live dashboards' streams.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LiveSettings {
@@ -267,6 +299,16 @@ impl Settings {
         if self.email.lease_secs <= self.email.smtp_timeout_secs {
             return Err(ConfigError::Invalid(
                 "email.lease_secs must be longer than email.smtp_timeout_secs".into(),
+            ));
+        }
+        if self.mailings.reminder_offsets_hours.contains(&0) {
+            return Err(ConfigError::Invalid(
+                "mailings.reminder_offsets_hours must be above 0".into(),
+            ));
+        }
+        if self.webhooks.max_attempts < 1 {
+            return Err(ConfigError::Invalid(
+                "webhooks.max_attempts must be at least 1".into(),
             ));
         }
         if self.public_base_url.trim_end_matches('/').is_empty() {

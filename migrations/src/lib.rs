@@ -12,6 +12,9 @@ mod m20261127_120000_fence_notifications;
 mod m20261127_130000_add_tokens_valid_after;
 mod m20261127_150000_create_rate_limits;
 mod m20261127_160000_create_privacy;
+mod m20261127_170000_create_scheduled_mail;
+mod m20261127_171000_create_webhooks;
+mod m20261127_172000_create_mail_templates;
 
 pub struct Migrator;
 
@@ -28,6 +31,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_130000_add_tokens_valid_after::Migration),
             Box::new(m20261127_150000_create_rate_limits::Migration),
             Box::new(m20261127_160000_create_privacy::Migration),
+            Box::new(m20261127_170000_create_scheduled_mail::Migration),
+            Box::new(m20261127_171000_create_webhooks::Migration),
+            Box::new(m20261127_172000_create_mail_templates::Migration),
         ]
     }
 }

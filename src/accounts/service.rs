@@ -284,6 +284,9 @@ pub async fn update_me(
         user.graduation_year = Set(Some(v));
     }
     errors.finish()?;
+    if let Some(follow_ups) = input.follow_up_emails {
+        crate::notify::unsubscribe::set_follow_ups(&state.db, user_id, follow_ups).await?;
+    }
     user.updated_at = Set(db::now());
     Ok(user.update(&state.db).await?)
 }

@@ -126,6 +126,9 @@ pub struct UpdateMeRequest {
     pub major: Option<String>,
     pub degree: Option<Degree>,
     pub graduation_year: Option<i32>,
+    /// Follow-up emails after events (reminders always come); false
+    /// unsubscribes, as the link in those emails does.
+    pub follow_up_emails: Option<bool>,
 }
 
 /// The roles an invitation can give.

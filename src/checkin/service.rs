@@ -349,6 +349,12 @@ pub async fn scan(
         employers,
     );
     notify::enqueue(&txn, &student.email, mail, Vec::new()).await?;
+    notify::webhooks::emit(
+        &txn,
+        notify::webhooks::WebhookEvent::CheckinCreated,
+        notify::webhooks::checkin_data(&checkin),
+    )
+    .await?;
     db::announce(&txn, event.id).await?;
     txn.commit().await?;
     let _ = state.live.send(event.id);

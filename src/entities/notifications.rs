@@ -27,6 +27,8 @@ pub struct Model {
     pub last_error: Option<String>,
     pub sent_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// The one-click unsubscribe link of an optional email (RFC 8058).
+    pub list_unsubscribe: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

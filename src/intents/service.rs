@@ -106,6 +106,12 @@ async fn tell_signed<C: ConnectionTrait>(
         &settings.page("/me/intents"),
     );
     notify::enqueue(conn, &candidate.email, mail, Vec::new()).await?;
+    notify::webhooks::emit(
+        conn,
+        notify::webhooks::WebhookEvent::IntentSigned,
+        notify::webhooks::intent_data(intent, None),
+    )
+    .await?;
     Ok(())
 }
 
@@ -411,6 +417,12 @@ pub async fn move_intent(
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound("intent"))?;
+    notify::webhooks::emit(
+        &txn,
+        notify::webhooks::WebhookEvent::IntentStatusChanged,
+        notify::webhooks::intent_data(&intent, Some(from)),
+    )
+    .await?;
     if to == IntentStatus::Signed {
         tell_signed(&txn, settings, &intent).await?;
     }

@@ -1,11 +1,19 @@
 //! Email: templates rendered from data, an outbox written in the same
 //! transaction as the change that causes each email, and a worker that sends
-//! due rows with retries and backoff.
+//! due rows with retries and backoff. Scheduled mail (reminders, follow-ups)
+//! and webhook deliveries ride on the same worker.
 
+pub mod backoff;
+pub mod clock;
+pub mod custom;
+pub mod mailings;
 pub mod outbox;
 pub mod routes;
+pub mod schedule;
 pub mod templates;
 pub mod transport;
+pub mod unsubscribe;
+pub mod webhooks;
 pub mod worker;
 
 pub use outbox::{Attachment, enqueue};

@@ -35,16 +35,29 @@ pub fn fit(text: String, max: usize) -> String {
 
 /// Queues an email in the caller's transaction. The span names the email's
 /// kind and id, never its recipient.
-#[tracing::instrument(skip_all, fields(kind = mail.kind, id))]
 pub async fn enqueue<C: ConnectionTrait>(
     conn: &C,
     to: &str,
     mail: Rendered,
     attachments: Vec<Attachment>,
 ) -> Result<Uuid, DbErr> {
-    let now = db::now();
     let id = Uuid::now_v7();
-    tracing::Span::current().record("id", tracing::field::display(id));
+    enqueue_with(conn, id, to, mail, attachments, None).await?;
+    Ok(id)
+}
+
+/// Like [`enqueue`], under an id the caller chose, and with the one-click
+/// unsubscribe link an optional email carries in its headers.
+#[tracing::instrument(skip_all, fields(kind = mail.kind, id = %id))]
+pub async fn enqueue_with<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    to: &str,
+    mail: Rendered,
+    attachments: Vec<Attachment>,
+    list_unsubscribe: Option<String>,
+) -> Result<(), DbErr> {
+    let now = db::now();
     let attachments = if attachments.is_empty() {
         None
     } else {
@@ -66,10 +79,11 @@ pub async fn enqueue<C: ConnectionTrait>(
         last_error: Set(None),
         sent_at: Set(None),
         created_at: Set(now),
+        list_unsubscribe: Set(list_unsubscribe),
     }
     .insert(conn)
     .await?;
-    Ok(id)
+    Ok(())
 }
 
 #[cfg(test)]

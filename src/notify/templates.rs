@@ -12,16 +12,16 @@ pub struct Rendered {
 }
 
 /// Builds both parts from the same paragraphs, so they never drift apart.
-struct Layout {
-    kind: &'static str,
-    subject: String,
-    greeting: String,
-    paragraphs: Vec<String>,
-    action: Option<(String, String)>,
+pub(super) struct Layout {
+    pub(super) kind: &'static str,
+    pub(super) subject: String,
+    pub(super) greeting: String,
+    pub(super) paragraphs: Vec<String>,
+    pub(super) action: Option<(String, String)>,
 }
 
 impl Layout {
-    fn render(self) -> Rendered {
+    pub(super) fn render(self) -> Rendered {
         let mut text = format!("{}\n\n", self.greeting);
         let mut html = format!(
             "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\
@@ -76,7 +76,7 @@ pub fn escape(value: &str) -> String {
     out
 }
 
-fn greeting(name: &str) -> String {
+pub(super) fn greeting(name: &str) -> String {
     format!("{name}，您好！ / Dear {name},")
 }
 
@@ -182,11 +182,8 @@ pub struct EmployerLine {
     pub positions: Vec<(String, Vec<String>)>,
 }
 
-pub fn checkin_thanks(
-    full_name: &str,
-    event: &EventFacts<'_>,
-    employers: &[EmployerLine],
-) -> Rendered {
+/// The employers and their positions, one line each, for an email's body.
+pub(super) fn employer_list(employers: &[EmployerLine]) -> String {
     let mut list = String::new();
     for employer in employers {
         list.push_str(&format!("· {}\n", employer.name));
@@ -198,6 +195,15 @@ pub fn checkin_thanks(
             }
         }
     }
+    list
+}
+
+pub fn checkin_thanks(
+    full_name: &str,
+    event: &EventFacts<'_>,
+    employers: &[EmployerLine],
+) -> Rendered {
+    let list = employer_list(employers);
     let mut paragraphs = vec![
         "感谢您参加本次活动！鄂尔多斯欢迎您。以下单位正在招聘，欢迎投递并与招聘人员联系。\n\
          Thank you for coming. Ordos welcomes you; these employers are recruiting:"
@@ -273,7 +279,7 @@ pub fn beijing_time(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 impl EventFacts<'_> {
-    fn summary(&self) -> String {
+    pub(super) fn summary(&self) -> String {
         format!(
             "活动 / Event：{}\n时间 / Time：{} 至 / to {}\n地点 / Venue：{}，{}，{}",
             self.title,
@@ -285,7 +291,7 @@ impl EventFacts<'_> {
         )
     }
 
-    fn action(&self) -> Option<(String, String)> {
+    pub(super) fn action(&self) -> Option<(String, String)> {
         Some(("查看活动 / View the event".into(), self.link.clone()))
     }
 }

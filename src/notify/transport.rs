@@ -3,7 +3,10 @@
 
 use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Attachment as MailAttachment, Mailbox, MultiPart, header::ContentType},
+    message::{
+        Attachment as MailAttachment, Mailbox, MultiPart,
+        header::{ContentType, HeaderName, HeaderValue},
+    },
 };
 
 use super::outbox::Attachment;
@@ -62,6 +65,20 @@ fn build_message(from: &str, row: &notifications::Model) -> Result<Message, Stri
         .to(to)
         .subject(row.subject.clone())
         .message_id(Some(format!("<{}@nuancheng>", row.id)));
+    // RFC 8058: a mail client offers its own unsubscribe button and POSTs
+    // `List-Unsubscribe=One-Click` to the link, with no page to open.
+    let builder = match &row.list_unsubscribe {
+        Some(link) => builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{link}>"),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".into(),
+            )),
+        None => builder,
+    };
     let message = if attachments.is_empty() {
         builder.multipart(body)
     } else {

@@ -19,7 +19,7 @@
 //! their bodies only until they are sent or given up: then the bodies are
 //! replaced by a note, so no usable secret stays at rest in the outbox.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::TimeDelta;
 use sea_orm::{
@@ -30,9 +30,12 @@ use sea_orm::{
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::{templates, transport::Transport};
+use super::{
+    backoff::backoff_after, clock::Clock, schedule::Scheduler, templates, transport::Transport,
+    webhooks::Deliverer,
+};
 use crate::{
-    config::EmailSettings,
+    config::{EmailSettings, Settings},
     db,
     entities::notifications::{self, NotificationStatus},
 };
@@ -43,6 +46,10 @@ pub struct Worker {
     db: DatabaseConnection,
     settings: EmailSettings,
     transport: Transport,
+    /// Finds scheduled mail that is due, every `.1`.
+    scheduler: Option<(Scheduler, Duration)>,
+    /// Sends webhook deliveries.
+    deliverer: Option<Deliverer>,
     /// Turns true when the process is asked to stop.
     stop: watch::Receiver<bool>,
     /// Keeps `stop` open for a worker nobody will stop.
@@ -57,9 +64,42 @@ impl Worker {
             db,
             settings,
             transport,
+            scheduler: None,
+            deliverer: None,
             stop,
             _unstoppable: Some(keep),
         })
+    }
+
+    /// The worker a deployment runs: the outbox, scheduled mail on the
+    /// system clock, and webhook deliveries.
+    pub fn for_settings(db: DatabaseConnection, settings: &Settings) -> Result<Self, String> {
+        let every = Duration::from_secs(Ord::max(settings.mailings.scan_interval_secs, 1));
+        let scheduler = Scheduler::new(db.clone(), Arc::new(settings.clone()), Clock::system());
+        let deliverer = Deliverer::new(db.clone(), settings.webhooks.clone());
+        Ok(Self::new(db, settings.email.clone())?
+            .scheduling(scheduler, every)
+            .delivering(deliverer))
+    }
+
+    /// The worker also queues scheduled mail, looking every `every`.
+    pub fn scheduling(mut self, scheduler: Scheduler, every: Duration) -> Self {
+        self.scheduler = Some((scheduler, every));
+        self
+    }
+
+    /// The worker also sends webhook deliveries.
+    pub fn delivering(mut self, deliverer: Deliverer) -> Self {
+        self.deliverer = Some(deliverer);
+        self
+    }
+
+    /// Queues the scheduled mail due now (nothing without a scheduler).
+    pub async fn schedule_due(&self) -> Result<usize, DbErr> {
+        match &self.scheduler {
+            Some((scheduler, _)) => scheduler.queue_due().await,
+            None => Ok(0),
+        }
     }
 
     /// The worker stops when `stop` turns true: it finishes the email it is
@@ -79,8 +119,25 @@ impl Worker {
     pub async fn run(mut self) {
         let idle = Duration::from_millis(Ord::max(self.settings.poll_interval_ms, 10));
         tracing::info!(transport = ?self.settings.transport, "mail worker started");
+        let mut scanned: Option<std::time::Instant> = None;
         while !self.stopping() {
+            if let Some((_, every)) = &self.scheduler
+                && scanned.is_none_or(|at| at.elapsed() >= *every)
+            {
+                scanned = Some(std::time::Instant::now());
+                if let Err(e) = self.schedule_due().await {
+                    tracing::error!(error = %e, "mail worker: scheduling failed");
+                }
+            }
+            let delivered = match &self.deliverer {
+                Some(deliverer) => deliverer.run_once().await.unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "webhooks: claiming failed");
+                    0
+                }),
+                None => 0,
+            };
             match self.run_once().await {
+                Ok(_) if delivered > 0 => continue,
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "mail worker: claiming failed"),
@@ -257,14 +314,11 @@ async fn claim(
 
 /// The wait before the next try after `attempts` failed ones.
 fn backoff(settings: &EmailSettings, attempts: i32) -> TimeDelta {
-    let exp = attempts.clamp(1, 30) as u32 - 1;
-    let secs = Ord::min(
-        settings
-            .backoff_base_secs
-            .saturating_mul(1u64 << Ord::min(exp, 20)),
+    backoff_after(
+        settings.backoff_base_secs,
         settings.backoff_max_secs,
-    );
-    TimeDelta::seconds(secs as i64)
+        attempts,
+    )
 }
 
 fn truncate(s: &str, max: usize) -> String {

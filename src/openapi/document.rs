@@ -8,7 +8,8 @@ use utoipa::{
 
 use super::responses::{ProblemResponses, ServerSentEvents, SharedResponses};
 use crate::{
-    accounts, checkin, events, http, intents, notify, ops, privacy, registrations, reports,
+    accounts, checkin, events, http, intents, notify, ops, outreach, privacy, registrations,
+    reports, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -82,6 +83,17 @@ Errors are application/problem+json with a stable `code`.",
         privacy::routes::update_my_consents,
         privacy::routes::my_access_log,
         privacy::routes::audit_log,
+        outreach::routes::list_mailings,
+        outreach::routes::update_mailings,
+        outreach::routes::save_template,
+        outreach::routes::delete_template,
+        outreach::routes::preview_template,
+        outreach::routes::unsubscribe,
+        webhooks::routes::create_webhook,
+        webhooks::routes::list_webhooks,
+        webhooks::routes::delete_webhook,
+        webhooks::routes::list_deliveries,
+        webhooks::routes::redeliver,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -99,6 +111,8 @@ Errors are application/problem+json with a stable `code`.",
         (name = "reports", description = "Counts by event, university, employer, degree, category, month; funnel; referrals"),
         (name = "notifications", description = "The mail outbox (admins)"),
         (name = "privacy", description = "Consents, the audit log, a student's access log, export and erasure (个人信息保护)"),
+        (name = "mailings", description = "Scheduled reminders and follow-ups, organisers' email templates, unsubscribing"),
+        (name = "webhooks", description = "Signed webhooks to other systems (admins)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

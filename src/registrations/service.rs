@@ -33,7 +33,10 @@ use crate::{
         ApiError, Caller, Page, PageQuery, export::Format, idempotency::Recorder,
         paged_export::PeoplePages,
     },
-    notify::{self, templates},
+    notify::{
+        self, templates,
+        webhooks::{self, WebhookEvent},
+    },
     state::AppState,
 };
 
@@ -197,6 +200,12 @@ pub async fn register(
             notify::enqueue(&txn, &caller.email, mail, Vec::new()).await?;
         }
     }
+    webhooks::emit(
+        &txn,
+        WebhookEvent::RegistrationCreated,
+        webhooks::registration_data(&registration),
+    )
+    .await?;
     let view = RegistrationView::new(registration, true);
     recorder.record(&txn, 201, &view).await?;
     db::announce(&txn, event_id).await?;
@@ -303,6 +312,12 @@ pub async fn cancel(
         caller.id != student.id,
     );
     notify::enqueue(&txn, &student.email, mail, Vec::new()).await?;
+    webhooks::emit(
+        &txn,
+        WebhookEvent::RegistrationCancelled,
+        webhooks::registration_data(&cancelled),
+    )
+    .await?;
     db::announce(&txn, event.id).await?;
     txn.commit().await?;
     let _ = state.live.send(event.id);

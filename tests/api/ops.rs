@@ -119,7 +119,7 @@ async fn every_migration_rolls_back_and_reapplies() {
 }
 
 /// The documented operations anyone may call without a token.
-const PUBLIC_OPERATIONS: [&str; 19] = [
+const PUBLIC_OPERATIONS: [&str; 20] = [
     "get /healthz",
     "get /metrics",
     "get /readyz",
@@ -131,6 +131,7 @@ const PUBLIC_OPERATIONS: [&str; 19] = [
     "post /api/v1/auth/refresh",
     "post /api/v1/auth/signup",
     "post /api/v1/auth/verify-email",
+    "post /api/v1/unsubscribe",
     "get /api/v1/campaigns",
     "get /api/v1/campaigns/{id}",
     "get /api/v1/employers",

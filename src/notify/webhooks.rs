@@ -1,0 +1,496 @@
+//! Signed webhooks. A change that other systems hear about writes one
+//! delivery row per subscribed endpoint in its own transaction ([`emit`]),
+//! so a delivery exists exactly when the change is committed. The worker
+//! then POSTs each one ([`Deliverer`]), signed with the endpoint's secret:
+//!
+//! `X-Nuancheng-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
+//!
+//! with the delivery's id in `X-Nuancheng-Delivery` (the same on every try,
+//! so a receiver can ignore a repeat) and its type in `X-Nuancheng-Event`.
+//! A delivery that is not answered 2xx is tried again after a doubling
+//! backoff, and `failed` after `webhooks.max_attempts`. Targets on loopback,
+//! private or link-local addresses are refused unless
+//! `webhooks.allow_private_targets` is set, checked on the resolved
+//! addresses at every send, and the connection goes to the address checked.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
+
+use chrono::{TimeDelta, Utc};
+use hmac::{Hmac, Mac};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+    sea_query::{Expr, ExprTrait, LockBehavior, LockType},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::backoff::backoff_after;
+use crate::{
+    config::WebhookSettings,
+    db,
+    entities::{
+        checkins,
+        intents::{self, IntentStatus},
+        registrations,
+        webhook_deliveries::{self, DeliveryStatus},
+        webhook_endpoints,
+    },
+};
+
+/// The changes an endpoint may subscribe to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum WebhookEvent {
+    #[serde(rename = "registration.created")]
+    RegistrationCreated,
+    #[serde(rename = "registration.cancelled")]
+    RegistrationCancelled,
+    #[serde(rename = "checkin.created")]
+    CheckinCreated,
+    #[serde(rename = "intent.status_changed")]
+    IntentStatusChanged,
+    #[serde(rename = "intent.signed")]
+    IntentSigned,
+}
+
+impl WebhookEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RegistrationCreated => "registration.created",
+            Self::RegistrationCancelled => "registration.cancelled",
+            Self::CheckinCreated => "checkin.created",
+            Self::IntentStatusChanged => "intent.status_changed",
+            Self::IntentSigned => "intent.signed",
+        }
+    }
+}
+
+/// Writes a delivery of `event` to every active endpoint subscribed to it,
+/// in the caller's transaction. `data` is the changed thing as the API
+/// shows it (ids and states, no contact details).
+pub async fn emit<C: ConnectionTrait>(
+    conn: &C,
+    event: WebhookEvent,
+    data: Value,
+) -> Result<(), DbErr> {
+    let endpoints = webhook_endpoints::Entity::find()
+        .filter(webhook_endpoints::Column::Active.eq(true))
+        .all(conn)
+        .await?;
+    let now = db::now();
+    let payload = json!({
+        "id": Uuid::now_v7(),
+        "type": event.as_str(),
+        "created_at": now,
+        "data": data,
+    })
+    .to_string();
+    for endpoint in endpoints {
+        let subscribed = endpoint
+            .event_types
+            .as_array()
+            .is_some_and(|types| types.iter().any(|t| t.as_str() == Some(event.as_str())));
+        if !subscribed {
+            continue;
+        }
+        webhook_deliveries::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            endpoint_id: Set(endpoint.id),
+            event_type: Set(event.as_str().to_owned()),
+            payload: Set(payload.clone()),
+            status: Set(DeliveryStatus::Pending),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            locked_until: Set(None),
+            lease_token: Set(None),
+            last_status_code: Set(None),
+            last_error: Set(None),
+            delivered_at: Set(None),
+            created_at: Set(now),
+        }
+        .insert(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A registration as webhooks show it.
+pub fn registration_data(r: &registrations::Model) -> Value {
+    json!({
+        "registration_id": r.id,
+        "event_id": r.event_id,
+        "user_id": r.user_id,
+        "status": r.status,
+        "waitlist_position": r.waitlist_position,
+    })
+}
+
+/// A check-in as webhooks show it.
+pub fn checkin_data(c: &checkins::Model) -> Value {
+    json!({
+        "checkin_id": c.id,
+        "event_id": c.event_id,
+        "registration_id": c.registration_id,
+        "user_id": c.user_id,
+        "source": c.source,
+        "scanned_at": c.scanned_at,
+    })
+}
+
+/// An intent as webhooks show it; `from` is its status before the change.
+pub fn intent_data(i: &intents::Model, from: Option<IntentStatus>) -> Value {
+    json!({
+        "intent_id": i.id,
+        "candidate_id": i.candidate_id,
+        "employer_id": i.employer_id,
+        "position_id": i.position_id,
+        "event_id": i.event_id,
+        "from": from,
+        "status": i.status,
+        "signed_at": i.signed_at,
+    })
+}
+
+/// The `X-Nuancheng-Signature` value of `body` sent at unix time `t`.
+pub fn signature(secret: &str, t: i64, body: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body.as_bytes());
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Whether an address is on the public internet: not loopback, private,
+/// link-local, shared (CGNAT), unspecified, multicast or documentation.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// The addresses `url` resolves to, or why it may not be sent to.
+pub async fn resolve(url: &url::Url, allow_private: bool) -> Result<Vec<SocketAddr>, String> {
+    let host = url.host_str().ok_or("the URL has no host")?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = url.port_or_known_default().ok_or("the URL has no port")?;
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("{host} has no address"));
+    }
+    if !allow_private && let Some(private) = addrs.iter().find(|a| !is_public(a.ip())) {
+        return Err(format!(
+            "{host} resolves to {}, a private, loopback or link-local address",
+            private.ip()
+        ));
+    }
+    Ok(addrs)
+}
+
+const BATCH: u64 = 10;
+
+/// Sends due deliveries; the worker runs it beside the outbox.
+pub struct Deliverer {
+    db: DatabaseConnection,
+    settings: WebhookSettings,
+}
+
+impl Deliverer {
+    pub fn new(db: DatabaseConnection, settings: WebhookSettings) -> Self {
+        Self { db, settings }
+    }
+
+    /// Sends one batch of due deliveries; returns how many were claimed.
+    pub async fn run_once(&self) -> Result<usize, DbErr> {
+        let lease = TimeDelta::seconds(self.settings.timeout_secs as i64 * 3 + 30);
+        let (rows, token) = claim(&self.db, lease).await?;
+        for row in &rows {
+            let endpoint = webhook_endpoints::Entity::find_by_id(row.endpoint_id)
+                .one(&self.db)
+                .await?;
+            let outcome = match endpoint {
+                Some(e) if e.active => self.send(&e, row).await,
+                _ => Err((None, "the endpoint was disabled".to_owned())),
+            };
+            self.record(row, token, outcome).await?;
+        }
+        Ok(rows.len())
+    }
+
+    async fn send(
+        &self,
+        endpoint: &webhook_endpoints::Model,
+        row: &webhook_deliveries::Model,
+    ) -> Result<u16, (Option<u16>, String)> {
+        let url = url::Url::parse(&endpoint.url).map_err(|e| (None, e.to_string()))?;
+        let addrs = resolve(&url, self.settings.allow_private_targets)
+            .await
+            .map_err(|e| (None, e))?;
+        let signed = signature(&endpoint.secret, Utc::now().timestamp(), &row.payload);
+        let headers = [
+            ("X-Nuancheng-Signature", signed.as_str()),
+            ("X-Nuancheng-Delivery", &row.id.to_string()),
+            ("X-Nuancheng-Event", row.event_type.as_str()),
+        ]
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .concat();
+        let timeout = Duration::from_secs(Ord::max(self.settings.timeout_secs, 1));
+        let status = tokio::time::timeout(timeout, post(&url, &addrs, &headers, &row.payload))
+            .await
+            .map_err(|_| (None, "the receiver did not answer in time".to_owned()))?
+            .map_err(|e| (None, e))?;
+        if (200..300).contains(&status) {
+            Ok(status)
+        } else {
+            Err((Some(status), format!("the receiver answered {status}")))
+        }
+    }
+
+    async fn record(
+        &self,
+        row: &webhook_deliveries::Model,
+        token: Uuid,
+        outcome: Result<u16, (Option<u16>, String)>,
+    ) -> Result<(), DbErr> {
+        use webhook_deliveries::Column as C;
+        let attempts = row.attempts + 1;
+        let mut update = webhook_deliveries::Entity::update_many()
+            .col_expr(C::Attempts, Expr::value(attempts))
+            .col_expr(
+                C::LockedUntil,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
+            .col_expr(C::LeaseToken, Expr::value(Option::<Uuid>::None))
+            .filter(C::Id.eq(row.id))
+            .filter(C::LeaseToken.eq(token));
+        match outcome {
+            Ok(status) => {
+                tracing::info!(id = %row.id, status, "webhook delivered");
+                update = update
+                    .col_expr(C::Status, Expr::value(DeliveryStatus::Delivered))
+                    .col_expr(C::LastStatusCode, Expr::value(Some(i32::from(status))))
+                    .col_expr(C::LastError, Expr::value(Option::<String>::None))
+                    .col_expr(C::DeliveredAt, Expr::value(Some(db::now())));
+            }
+            Err((status, error)) => {
+                let final_try = attempts >= self.settings.max_attempts;
+                tracing::warn!(id = %row.id, attempts, final_try, error = %error, "webhook not delivered");
+                let next = db::now()
+                    + backoff_after(
+                        self.settings.backoff_base_secs,
+                        self.settings.backoff_max_secs,
+                        attempts,
+                    );
+                update = update
+                    .col_expr(
+                        C::Status,
+                        Expr::value(if final_try {
+                            DeliveryStatus::Failed
+                        } else {
+                            DeliveryStatus::Pending
+                        }),
+                    )
+                    .col_expr(C::LastStatusCode, Expr::value(status.map(i32::from)))
+                    .col_expr(
+                        C::LastError,
+                        Expr::value(Some(error.chars().take(1000).collect::<String>())),
+                    )
+                    .col_expr(C::NextAttemptAt, Expr::value(next));
+            }
+        }
+        update.exec(&self.db).await?;
+        Ok(())
+    }
+}
+
+/// Claims up to a batch of due deliveries under one new lease token.
+async fn claim(
+    db_conn: &DatabaseConnection,
+    lease: TimeDelta,
+) -> Result<(Vec<webhook_deliveries::Model>, Uuid), DbErr> {
+    use webhook_deliveries::Column as C;
+    let txn = db::begin_write(db_conn).await?;
+    let now = db::now();
+    let rows = webhook_deliveries::Entity::find()
+        .filter(C::Status.eq(DeliveryStatus::Pending))
+        .filter(C::NextAttemptAt.lte(now))
+        .filter(C::LockedUntil.is_null().or(C::LockedUntil.lt(now)))
+        .order_by_asc(C::NextAttemptAt)
+        .limit(BATCH)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .all(&txn)
+        .await?;
+    let token = Uuid::new_v4();
+    if !rows.is_empty() {
+        webhook_deliveries::Entity::update_many()
+            .col_expr(C::LockedUntil, Expr::value(Some(now + lease)))
+            .col_expr(C::LeaseToken, Expr::value(Some(token)))
+            .filter(C::Id.is_in(rows.iter().map(|r| r.id)))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok((rows, token))
+}
+
+/// Puts a delivery back in the queue, due now, with a fresh set of tries,
+/// unless a worker holds it right now. Returns the rows changed (0 or 1).
+pub async fn redeliver(db_conn: &DatabaseConnection, id: Uuid) -> Result<u64, DbErr> {
+    use webhook_deliveries::Column as C;
+    let now = db::now();
+    let res = webhook_deliveries::Entity::update_many()
+        .col_expr(C::Status, Expr::value(DeliveryStatus::Pending))
+        .col_expr(C::Attempts, Expr::value(0))
+        .col_expr(C::NextAttemptAt, Expr::value(now))
+        .filter(C::Id.eq(id))
+        .filter(C::LockedUntil.is_null().or(C::LockedUntil.lt(now)))
+        .exec(db_conn)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// One HTTP/1.1 POST of a JSON body to `url`, connected to one of `addrs`
+/// (already checked); returns the status code.
+async fn post(
+    url: &url::Url,
+    addrs: &[SocketAddr],
+    headers: &str,
+    body: &str,
+) -> Result<u16, String> {
+    let host = url.host_str().unwrap_or_default();
+    let stream = tokio::net::TcpStream::connect(addrs)
+        .await
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let host_header = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: nuancheng-webhooks\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n{headers}Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if url.scheme() == "https" {
+        use tokio_rustls::rustls::{ClientConfig, RootCertStore, pki_types::ServerName};
+        let roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+        };
+        let config = ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from(
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+        )
+        .map_err(|e| e.to_string())?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, stream)
+            .await
+            .map_err(|e| format!("TLS: {e}"))?;
+        exchange(tls, &request).await
+    } else {
+        exchange(stream, &request).await
+    }
+}
+
+/// Writes the request and reads the status line of the answer.
+async fn exchange(
+    mut io: impl AsyncRead + AsyncWrite + Unpin,
+    request: &str,
+) -> Result<u16, String> {
+    io.write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("cannot send: {e}"))?;
+    io.flush().await.map_err(|e| e.to_string())?;
+    let mut head = Vec::with_capacity(256);
+    let mut buf = [0u8; 256];
+    while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
+        let n = io
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("cannot read the answer: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let line = String::from_utf8_lossy(&head);
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .filter(|_| line.starts_with("HTTP/1."))
+        .ok_or_else(|| "the receiver's answer is not HTTP".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_loopback_and_link_local_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn signature_is_hmac_of_time_dot_body() {
+        // echo -n '1700000000.{"a":1}' | openssl dgst -sha256 -hmac secret
+        assert_eq!(
+            signature("secret", 1_700_000_000, r#"{"a":1}"#),
+            "t=1700000000,v1=49f24e537407743fa4a0242bb63b94b9a47ee99cbbe071ccd8a22550ae411686"
+        );
+    }
+}
