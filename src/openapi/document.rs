@@ -7,7 +7,9 @@ use utoipa::{
 };
 
 use super::responses::{ProblemResponses, ServerSentEvents, SharedResponses};
-use crate::{accounts, checkin, events, http, intents, notify, ops, registrations, reports};
+use crate::{
+    accounts, checkin, events, http, intents, notify, ops, privacy, registrations, reports,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -75,6 +77,8 @@ Errors are application/problem+json with a stable `code`.",
         reports::routes::get_my_referral,
         notify::routes::list,
         notify::routes::retry,
+        privacy::routes::export_my_data,
+        privacy::routes::delete_me,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -91,6 +95,7 @@ Errors are application/problem+json with a stable `code`.",
         (name = "intents", description = "Intents to join (引进意向) and their history"),
         (name = "reports", description = "Counts by event, university, employer, degree, category, month; funnel; referrals"),
         (name = "notifications", description = "The mail outbox (admins)"),
+        (name = "privacy", description = "A person's own data: export, erasure"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

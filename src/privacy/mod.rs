@@ -1,4 +1,8 @@
 //! Students' personal data under the Personal Information Protection Law:
 //! consents, the audit trail's readers, export and erasure, retention.
 
+pub mod erase;
+pub mod export;
+pub mod retention;
 pub mod routes;
+pub mod types;
