@@ -69,6 +69,10 @@ impl Application {
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let worker = Worker::new(conn.clone(), settings.email.clone())?.stopped_by(stopped);
             actix_web::rt::spawn(housekeeping::run(conn.clone()));
+            actix_web::rt::spawn(privacy::retention::run_daily(
+                conn.clone(),
+                settings.privacy.clone(),
+            ));
             let drain = Duration::from_secs(settings.email.smtp_timeout_secs + 5);
             Some((stop, actix_web::rt::spawn(worker.run()), drain))
         } else {
