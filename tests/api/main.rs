@@ -12,6 +12,7 @@ mod intents;
 mod nodes;
 mod ops;
 mod outbox;
+mod privacy_rights;
 mod public;
 mod races;
 mod registrations;
