@@ -544,6 +544,13 @@ async fn deleting_me_erases_the_identity_and_keeps_every_figure() {
     }
     assert!(listed.contains(&mei.name), "the others are still listed");
 
+    // Nobody can bring the account back.
+    for change in [json!({"disabled": false}), json!({"role": "organiser"})] {
+        app.patch(&format!("/api/v1/users/{}", lei.id), Some(&admin), &change)
+            .await
+            .assert_problem(409, "account_erased");
+    }
+
     assert_eq!(
         figures(&app, &fair.organiser, &fair.event).await,
         before,
