@@ -202,7 +202,13 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let conn = db::connect(&settings.database)
                 .await
                 .map_err(|e| e.to_string())?;
-            db::migrate_up(&conn).await.map_err(|e| e.to_string())?;
+            // A dry run changes nothing, not even the schema.
+            if db::migrations_pending(&conn)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err("migrations are pending: run `nuancheng migrate` first".into());
+            }
             let done = crate::privacy::retention::run(&conn, &settings.privacy, dry_run)
                 .await
                 .map_err(|e| format!("retention failed: {e}"))?;
