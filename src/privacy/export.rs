@@ -178,26 +178,22 @@ async fn intents_of<C: ConnectionTrait>(
     let lookups = Lookups::load(conn, &rows).await?;
     Ok(rows
         .into_iter()
-        .map(|i| ExportIntent {
-            id: i.id,
-            employer: lookups
-                .employers
-                .get(&i.employer_id)
-                .cloned()
-                .unwrap_or_default(),
-            position: i
-                .position_id
-                .and_then(|id| lookups.positions.get(&id))
-                .map(|p| p.title.clone()),
-            event_title: i.event_id.and_then(|id| lookups.events.get(&id).cloned()),
-            status: i.status,
-            talent_category: i.talent_category,
-            note: i.note,
-            signed_at: i.signed_at,
-            closed_at: i.closed_at,
-            created_at: i.created_at,
-            updated_at: i.updated_at,
-            history: history.remove(&i.id).unwrap_or_default(),
+        .map(|i| {
+            let view = lookups.view(i);
+            ExportIntent {
+                history: history.remove(&view.id).unwrap_or_default(),
+                id: view.id,
+                employer: view.employer.name,
+                position: view.position.map(|p| p.name),
+                event_title: view.event.map(|e| e.name),
+                status: view.status,
+                talent_category: view.talent_category,
+                note: view.note,
+                signed_at: view.signed_at,
+                closed_at: view.closed_at,
+                created_at: view.created_at,
+                updated_at: view.updated_at,
+            }
         })
         .collect())
 }
