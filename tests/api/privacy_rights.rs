@@ -17,7 +17,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{CREDIT_CODES, PASSWORD, TestApp, signup_body, spawn_app};
+use crate::helpers::{CREDIT_CODES, PASSWORD, TestApp, signup_body, spawn_app, spawn_app_with};
 
 /// A student who signed up with a password, with what identifies them.
 struct Person {
@@ -632,6 +632,12 @@ async fn retention_erases_the_inactive_trims_old_mail_and_keeps_every_figure() {
     let active = person(&app, &fair, "韩梅梅", "13933334444", None).await;
     mail_settled(&app).await;
     age(&app, &gone.id, privacy.retention_days + 1).await;
+    // Staff are never erased by retention, however long they stay away.
+    let recruiter_id = app.get("/api/v1/me", Some(&fair.recruiter)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    age(&app, &recruiter_id, privacy.retention_days + 1).await;
     // Active a day inside the window: signed in then, nothing since.
     age(&app, &active.id, privacy.retention_days - 1).await;
     let old_mail = sent_long_ago(&app, &active.email, privacy.outbox_body_days + 1).await;
@@ -700,6 +706,7 @@ async fn retention_erases_the_inactive_trims_old_mail_and_keeps_every_figure() {
     assert_eq!(erased.full_name, "已注销用户");
     assert_eq!(erased.phone, None);
     assert!(erased.anonymised_at.is_some());
+    assert!(user(&app, &recruiter_id).await.anonymised_at.is_none());
     let kept = user(&app, &active.id).await;
     assert_eq!(kept.full_name, active.name);
     assert!(kept.anonymised_at.is_none());
@@ -809,5 +816,42 @@ async fn the_retention_command_prints_what_it_would_do_and_does_it() {
         app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'retention'")
             .await,
         1
+    );
+}
+
+#[actix_web::test]
+async fn guessing_the_password_to_erase_is_rate_limited() {
+    let app = spawn_app_with(|s| s.rate_limit.auth_per_minute = 2).await;
+    let email = format!("{}@pku.edu.cn", Uuid::new_v4().simple());
+    let (token, _) = app.candidate(&email).await;
+    for attempt in 0..2 {
+        let reply = app
+            .send(
+                "DELETE",
+                "/api/v1/me",
+                Some(&token),
+                &json!({"password": "guess-2026"}),
+            )
+            .await;
+        assert_eq!(
+            reply.status.as_u16(),
+            422,
+            "attempt {attempt}: {}",
+            reply.body
+        );
+    }
+    let refused = app
+        .send(
+            "DELETE",
+            "/api/v1/me",
+            Some(&token),
+            &json!({"password": PASSWORD}),
+        )
+        .await;
+    refused.assert_problem(429, "rate_limited");
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(
+        app.get("/api/v1/me", Some(&token)).await.status,
+        StatusCode::OK
     );
 }
