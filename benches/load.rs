@@ -241,10 +241,12 @@ async fn seed_user<C: ConnectionTrait>(conn: &C, role: Role) -> Uuid {
         email_verified_at: Set(Some(now)),
         disabled_at: Set(None),
         tokens_valid_after: Set(None),
+        privacy_notice_version: Set(None),
+        privacy_accepted_at: Set(None),
+        contact_sharing_at: Set(None),
+        anonymised_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
-        // No consents recorded: the load does not read contacts.
-        ..Default::default()
     }
     .insert(conn)
     .await

@@ -70,6 +70,10 @@ impl Application {
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let worker = Worker::for_settings(conn.clone(), &settings)?.stopped_by(stopped);
             actix_web::rt::spawn(housekeeping::run(conn.clone()));
+            actix_web::rt::spawn(privacy::retention::run_daily(
+                conn.clone(),
+                settings.privacy.clone(),
+            ));
             let drain = Duration::from_secs(settings.email.smtp_timeout_secs + 5);
             Some((stop, actix_web::rt::spawn(worker.run()), drain))
         } else {

@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `worker`,
-//! `create-admin`, `seed-demo`, `openapi`.
+//! `create-admin`, `seed-demo`, `retention`, `openapi`.
 
 use clap::{Parser, Subcommand};
 
@@ -49,6 +49,15 @@ pub enum Command {
     /// Fill an empty database with a demo campaign: universities, employers,
     /// events, students, check-ins and intents in every state.
     SeedDemo,
+    /// Erase the identity of students inactive for privacy.retention_days,
+    /// delete the text of emails sent more than privacy.outbox_body_days ago,
+    /// and expired idempotency keys, tokens and invitations; print the
+    /// counts and record them in the audit log. The worker does this daily.
+    Retention {
+        /// Print what would be done; change nothing, record nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the OpenAPI document (the one served at /api/v1/openapi.json)
     /// as JSON, without configuration, a database or a server.
     Openapi,
@@ -152,6 +161,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 settings.email.transport
             );
             tokio::spawn(crate::housekeeping::run(conn.clone()));
+            tokio::spawn(crate::privacy::retention::run_daily(
+                conn.clone(),
+                settings.privacy.clone(),
+            ));
             let (stop, stopped) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
                 shutdown_signal().await;
@@ -183,6 +196,49 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             println!("  organiser  {}", made.organiser);
             println!("  recruiter  {}", made.recruiter);
             println!("  student    {}", made.student);
+            Ok(())
+        }
+        Command::Retention { dry_run } => {
+            let conn = db::connect(&settings.database)
+                .await
+                .map_err(|e| e.to_string())?;
+            // A dry run changes nothing, not even the schema.
+            if db::migrations_pending(&conn)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err("migrations are pending: run `nuancheng migrate` first".into());
+            }
+            let done = crate::privacy::retention::run(&conn, &settings.privacy, dry_run)
+                .await
+                .map_err(|e| format!("retention failed: {e}"))?;
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            println!(
+                "retention{}: students inactive for {} days {}: {}",
+                if dry_run {
+                    " (dry run, nothing changed)"
+                } else {
+                    ""
+                },
+                settings.privacy.retention_days,
+                if dry_run {
+                    "to anonymise"
+                } else {
+                    "anonymised"
+                },
+                done.students_anonymised
+            );
+            println!(
+                "  email bodies older than {} days {verb}: {}",
+                settings.privacy.outbox_body_days, done.email_bodies_deleted
+            );
+            println!(
+                "  idempotency keys {verb}: {}",
+                done.idempotency_keys_deleted
+            );
+            println!("  refresh tokens {verb}: {}", done.refresh_tokens_deleted);
+            println!("  email links {verb}: {}", done.action_tokens_deleted);
+            println!("  expired invitations {verb}: {}", done.invitations_deleted);
             Ok(())
         }
         Command::CreateAdmin { email, password } => {

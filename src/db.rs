@@ -227,6 +227,26 @@ impl Drop for Listening {
     }
 }
 
+/// Deletes the rows of `E` that `filter` matches, or with `dry_run` only
+/// counts them; either way, how many. For the work that keeps the database
+/// tidy (expired keys and tokens), which retention also runs as a dry run.
+pub async fn purge<E, C>(conn: &C, filter: sea_orm::Condition, dry_run: bool) -> Result<u64, DbErr>
+where
+    E: sea_orm::EntityTrait,
+    E::Model: Sync,
+    C: ConnectionTrait,
+{
+    use sea_orm::{PaginatorTrait, QueryFilter};
+    if dry_run {
+        return E::find().filter(filter).count(conn).await;
+    }
+    Ok(E::delete_many()
+        .filter(filter)
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
 /// Is the database reachable?
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())

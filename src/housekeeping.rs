@@ -16,7 +16,7 @@ pub async fn run(conn: DatabaseConnection) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match idempotency::purge_expired(&conn).await {
+        match idempotency::purge_expired(&conn, false).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "expired idempotency keys deleted"),
             Err(error) => tracing::warn!(%error, "idempotency keys not purged"),

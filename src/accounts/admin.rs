@@ -52,6 +52,14 @@ pub async fn update_user(
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
+    if current.anonymised_at.is_some() {
+        // Nobody is behind it any more: enabling it or giving it a role
+        // would make an account out of anonymous rows.
+        return Err(ApiError::conflict(
+            "account_erased",
+            "this account's identity was erased; it cannot be changed",
+        ));
+    }
     let role = input.role.unwrap_or(current.role);
     let employer_id = match role {
         Role::Recruiter => match input.employer_id.or(current.employer_id) {

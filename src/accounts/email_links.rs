@@ -199,3 +199,21 @@ pub async fn confirm_password_reset(
     txn.commit().await?;
     Ok(())
 }
+
+/// Deletes links that were used or have expired (with `dry_run`, counts
+/// them); either way they open nothing any more.
+pub async fn purge_spent<C: ConnectionTrait>(
+    conn: &C,
+    now: chrono::DateTime<chrono::Utc>,
+    dry_run: bool,
+) -> Result<u64, sea_orm::DbErr> {
+    use action_tokens::Column as C;
+    db::purge::<action_tokens::Entity, _>(
+        conn,
+        sea_orm::Condition::any()
+            .add(C::UsedAt.is_not_null())
+            .add(C::ExpiresAt.lte(now)),
+        dry_run,
+    )
+    .await
+}

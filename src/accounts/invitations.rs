@@ -142,3 +142,22 @@ pub async fn accept_invitation(
     txn.commit().await?;
     Ok(session)
 }
+
+/// Deletes invitations that expired unaccepted (with `dry_run`, counts
+/// them): they hold an address that never became an account. Accepted
+/// ones stay as the record of who invited whom.
+pub async fn purge_expired<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    now: chrono::DateTime<chrono::Utc>,
+    dry_run: bool,
+) -> Result<u64, sea_orm::DbErr> {
+    use invitations::Column as C;
+    db::purge::<invitations::Entity, _>(
+        conn,
+        sea_orm::Condition::all()
+            .add(C::AcceptedAt.is_null())
+            .add(C::ExpiresAt.lte(now)),
+        dry_run,
+    )
+    .await
+}

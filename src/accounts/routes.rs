@@ -236,7 +236,7 @@ pub async fn list_users(
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "accounts", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = UpdateUserRequest,
     responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem, description = "cannot_change_self"),
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "cannot_change_self; account_erased: the account's identity was erased"),
         (status = 422, body = Problem)))]
 pub async fn update_user(
     state: web::Data<AppState>,

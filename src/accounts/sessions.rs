@@ -179,3 +179,38 @@ pub(super) async fn revoke_all_of<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+/// Deletes refresh tokens past their expiry (with `dry_run`, counts them),
+/// except each user's newest: when a person last signed in is what
+/// retention reads as their latest activity. Until it expires, a used or
+/// revoked token stays, so that presenting it again is seen as a reuse.
+pub async fn purge_spent<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<u64, sea_orm::DbErr> {
+    use refresh_tokens::Column as C;
+    use sea_orm::{
+        Condition,
+        sea_query::{Alias, ExprTrait, Query},
+    };
+    let newer = Alias::new("newer");
+    let a_newer_one = Query::select()
+        .expr(Expr::val(1))
+        .from_as(refresh_tokens::Entity, newer.clone())
+        .and_where(
+            Expr::col((newer.clone(), C::UserId)).equals((refresh_tokens::Entity, C::UserId)),
+        )
+        .and_where(
+            Expr::col((newer, C::CreatedAt)).gt(Expr::col((refresh_tokens::Entity, C::CreatedAt))),
+        )
+        .to_owned();
+    db::purge::<refresh_tokens::Entity, _>(
+        conn,
+        Condition::all()
+            .add(C::ExpiresAt.lte(now))
+            .add(Expr::exists(a_newer_one)),
+        dry_run,
+    )
+    .await
+}

@@ -18,8 +18,8 @@ use std::{future::Future, pin::Pin};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, http::StatusCode};
 use chrono::TimeDelta;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, Set, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, Set, sea_query::Expr,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -274,11 +274,12 @@ async fn claim(
     }
 }
 
-/// Deletes keys past their retention; gives how many.
-pub async fn purge_expired(db_conn: &DatabaseConnection) -> Result<u64, DbErr> {
-    let result = idempotency_keys::Entity::delete_many()
-        .filter(idempotency_keys::Column::CreatedAt.lte(db::now() - RETENTION))
-        .exec(db_conn)
-        .await?;
-    Ok(result.rows_affected)
+/// Deletes keys past their retention (with `dry_run`, counts them); gives how many.
+pub async fn purge_expired<C: ConnectionTrait>(db_conn: &C, dry_run: bool) -> Result<u64, DbErr> {
+    db::purge::<idempotency_keys::Entity, _>(
+        db_conn,
+        Condition::all().add(idempotency_keys::Column::CreatedAt.lte(db::now() - RETENTION)),
+        dry_run,
+    )
+    .await
 }

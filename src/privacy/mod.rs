@@ -3,5 +3,8 @@
 
 pub mod access;
 pub mod consents;
+pub mod erase;
+pub mod export;
+pub mod retention;
 pub mod routes;
 pub mod types;

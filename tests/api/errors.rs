@@ -107,7 +107,7 @@ async fn a_known_path_with_another_method_is_405() {
     app.get("/api/v1/auth/login", None)
         .await
         .assert_problem(405, "method_not_allowed");
-    app.send("DELETE", "/api/v1/me", None, &json!({}))
+    app.send("PUT", "/api/v1/me", None, &json!({}))
         .await
         .assert_problem(405, "method_not_allowed");
 }

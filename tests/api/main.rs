@@ -14,6 +14,7 @@ mod nodes;
 mod ops;
 mod outbox;
 mod privacy;
+mod privacy_rights;
 mod public;
 mod races;
 mod registrations;

@@ -188,6 +188,9 @@ async fn an_abandoned_idempotency_claim_expires() {
     .insert(app.db())
     .await
     .unwrap();
-    assert_eq!(idempotency::purge_expired(app.db()).await.unwrap(), 1);
+    assert_eq!(
+        idempotency::purge_expired(app.db(), false).await.unwrap(),
+        1
+    );
     assert_eq!(app.count("idempotency_keys").await, 2);
 }
