@@ -197,8 +197,10 @@ pub async fn relay_changes(url: String, live: tokio::sync::broadcast::Sender<uui
 
 /// A `PgListener` that may be dropped where no runtime runs: when the
 /// task holding it is dropped with its runtime (shutdown, a test's end),
-/// the listener's own drop would spawn a task and panic, so it is let go of
-/// without that; the process is ending anyway.
+/// the listener's own drop spawns a task, which would panic there. It is
+/// then dropped inside a small runtime of its own, so the spawn succeeds,
+/// the task is discarded with that runtime and the connection is closed
+/// instead of staying open until the process ends.
 struct Listening(Option<sea_orm::sqlx::postgres::PgListener>);
 
 impl Listening {
@@ -221,8 +223,16 @@ impl Listening {
 
 impl Drop for Listening {
     fn drop(&mut self) {
-        if tokio::runtime::Handle::try_current().is_err() {
-            std::mem::forget(self.0.take());
+        if tokio::runtime::Handle::try_current().is_err()
+            && let Some(listener) = self.0.take()
+        {
+            match tokio::runtime::Builder::new_current_thread().build() {
+                Ok(runtime) => {
+                    let _inside = runtime.enter();
+                    drop(listener);
+                }
+                Err(_) => std::mem::forget(listener),
+            }
         }
     }
 }
