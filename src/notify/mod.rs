@@ -6,6 +6,7 @@
 pub mod backoff;
 pub mod clock;
 pub mod custom;
+pub mod kinds;
 pub mod mailings;
 pub mod outbox;
 pub mod routes;

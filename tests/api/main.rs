@@ -18,4 +18,5 @@ mod public;
 mod races;
 mod registrations;
 mod smtp;
+mod templates;
 mod webhooks;
