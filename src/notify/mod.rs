@@ -10,6 +10,8 @@ pub mod kinds;
 pub mod mailings;
 pub mod outbox;
 pub mod routes;
+#[cfg(test)]
+mod samples;
 pub mod schedule;
 pub mod templates;
 pub mod transport;
