@@ -22,19 +22,6 @@ const KINDS: [(&str, &str); 10] = [
     ("no_intent_follow_up", "unsubscribe_link"),
 ];
 
-async fn campaign(app: &TestApp, organiser: &str) -> String {
-    let reply = app
-        .post(
-            "/api/v1/campaigns",
-            Some(organiser),
-            &json!({"name": "名校引才专项行动", "year": 2026, "starts_on": "2026-09-01",
-                    "ends_on": "2027-01-31", "description": "人才入校园"}),
-        )
-        .await;
-    assert_eq!(reply.status.as_u16(), 201, "{}", reply.body);
-    reply.body["id"].as_str().unwrap().to_owned()
-}
-
 fn template(subject: &str, text: &str, html: &str) -> Value {
     json!({"subject": subject, "text": text, "html": html})
 }
@@ -52,6 +39,24 @@ fn confirmation(tag: &str) -> Value {
 async fn put(app: &TestApp, path: &str, organiser: &str, body: &Value) {
     let saved = app.send("PUT", path, Some(organiser), body).await;
     assert_eq!(saved.status.as_u16(), 200, "PUT {path}: {}", saved.body);
+}
+
+/// Deletes the template at `path`; a student who then registers for
+/// `event` gets the built-in confirmation.
+async fn delete_falls_back(app: &TestApp, organiser: &str, path: &str, event: &str) {
+    let deleted = app.send("DELETE", path, Some(organiser), &json!({})).await;
+    assert_eq!(deleted.status.as_u16(), 204, "{}", deleted.body);
+    app.get(path, Some(organiser))
+        .await
+        .assert_problem(404, "template_not_set");
+    let other = app.student("master", 2027).await;
+    app.register(event, &other.token).await;
+    let built_in = app.sink.wait_for(&other.email, 1).await;
+    assert!(
+        built_in.subject().starts_with("报名成功"),
+        "{}",
+        built_in.subject()
+    );
 }
 
 #[actix_web::test]
@@ -102,28 +107,14 @@ async fn an_event_template_words_the_confirmation_a_student_receives_and_delete_
     }
     assert_eq!(kept, 0, "the sent confirmation keeps its ticket code");
 
-    let deleted = app
-        .send("DELETE", &path, Some(&organiser), &json!({}))
-        .await;
-    assert_eq!(deleted.status.as_u16(), 204, "{}", deleted.body);
-    app.get(&path, Some(&organiser))
-        .await
-        .assert_problem(404, "template_not_set");
-    let other = app.student("master", 2027).await;
-    app.register(&event, &other.token).await;
-    let built_in = app.sink.wait_for(&other.email, 1).await;
-    assert!(
-        built_in.subject().starts_with("报名成功"),
-        "{}",
-        built_in.subject()
-    );
+    delete_falls_back(&app, &organiser, &path, &event).await;
 }
 
 #[actix_web::test]
 async fn a_campaign_template_words_every_event_of_the_campaign_unless_the_event_has_its_own() {
     let app = spawn_app().await;
     let organiser = app.organiser().await;
-    let campaign = campaign(&app, &organiser).await;
+    let campaign = app.campaign(&organiser).await;
     let plain = app
         .published_event(&organiser, json!({"campaign_id": campaign}))
         .await;
@@ -223,31 +214,17 @@ async fn a_campaign_template_words_every_event_of_the_campaign_unless_the_event_
     assert!(mail.text().contains("：场地调整"), "{}", mail.text());
 
     let path = format!("/api/v1/campaigns/{campaign}/templates/{kind}");
-    let deleted = app
-        .send("DELETE", &path, Some(&organiser), &json!({}))
-        .await;
-    assert_eq!(deleted.status.as_u16(), 204, "{}", deleted.body);
-    app.get(&path, Some(&organiser))
-        .await
-        .assert_problem(404, "template_not_set");
     let late = app
         .published_event(&organiser, json!({"campaign_id": campaign}))
         .await;
-    let other = app.student("master", 2027).await;
-    app.register(&late, &other.token).await;
-    let built_in = app.sink.wait_for(&other.email, 1).await;
-    assert!(
-        built_in.subject().starts_with("报名成功"),
-        "{}",
-        built_in.subject()
-    );
+    delete_falls_back(&app, &organiser, &path, &late).await;
 }
 
 #[actix_web::test]
 async fn every_kind_previews_for_an_event_and_a_campaign() {
     let app = spawn_app().await;
     let organiser = app.organiser().await;
-    let campaign = campaign(&app, &organiser).await;
+    let campaign = app.campaign(&organiser).await;
     let event = app
         .published_event(&organiser, json!({"campaign_id": campaign}))
         .await;
@@ -312,7 +289,7 @@ async fn every_kind_previews_for_an_event_and_a_campaign() {
 async fn bad_templates_and_callers_are_refused_with_stable_codes() {
     let app = spawn_app().await;
     let organiser = app.organiser().await;
-    let campaign = campaign(&app, &organiser).await;
+    let campaign = app.campaign(&organiser).await;
     let event = app.published_event(&organiser, json!({})).await;
     let event_path = format!("/api/v1/events/{event}/templates/registration_waitlisted");
     let campaign_path = format!("/api/v1/campaigns/{campaign}/templates/registration_confirmed");
