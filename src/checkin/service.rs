@@ -28,7 +28,12 @@ use crate::{
         types::EventEmployer,
     },
     http::{ApiError, Caller, FieldErrors, error::is_unique_violation},
-    notify::{self, templates},
+    notify::{
+        self, Rendered,
+        custom::{Student, Wording},
+        kinds::{Extras, TemplateKind},
+        templates,
+    },
     state::AppState,
 };
 
@@ -213,21 +218,56 @@ pub enum Scanned {
     Already(CheckinAnswer),
 }
 
-/// The thank-you email's list of employers, read when the first student of
-/// a request is admitted and kept for the rest of a batch.
+/// The thank-you email's wording and list of employers, read when the
+/// first student of a request is admitted and kept for the rest of a batch.
 #[derive(Default)]
-pub struct EmployerList(Option<Vec<templates::EmployerLine>>);
+pub struct EmployerList(Option<ThanksMail>);
+
+pub(super) struct ThanksMail {
+    pub(super) employers: Vec<templates::EmployerLine>,
+    pub(super) wording: Wording,
+}
+
+impl ThanksMail {
+    pub(super) async fn load(state: &AppState, event: &events::Model) -> Result<Self, ApiError> {
+        Ok(Self {
+            employers: employer_lines(employers_of(&state.db, event.id).await?),
+            wording: Wording::load(
+                &state.db,
+                &state.settings,
+                event,
+                TemplateKind::CheckinThanks,
+            )
+            .await?,
+        })
+    }
+
+    /// The thank-you to `student`.
+    pub(super) fn render(
+        &self,
+        state: &AppState,
+        event: &events::Model,
+        student: &users::Model,
+    ) -> Rendered {
+        self.wording.render(
+            Student::of(student),
+            &facts(&state.settings, event),
+            &self.employers,
+            &Extras::default(),
+        )
+    }
+}
 
 impl EmployerList {
     async fn get(
         &mut self,
         state: &AppState,
-        event_id: Uuid,
-    ) -> Result<&[templates::EmployerLine], ApiError> {
+        event: &events::Model,
+    ) -> Result<&ThanksMail, ApiError> {
         if self.0.is_none() {
-            self.0 = Some(employer_lines(employers_of(&state.db, event_id).await?));
+            self.0 = Some(ThanksMail::load(state, event).await?);
         }
-        Ok(self.0.as_deref().unwrap_or_default())
+        Ok(self.0.as_ref().expect("loaded above"))
     }
 }
 
@@ -292,7 +332,7 @@ pub async fn scan(
         return Ok(Scanned::Already(already));
     }
 
-    let employers = employers.get(state, event.id).await?;
+    let thanks = employers.get(state, event).await?;
     let now = db::now();
     let checkin = checkins::Model {
         id: Uuid::now_v7(),
@@ -343,11 +383,7 @@ pub async fn scan(
             .map(Scanned::Already)
             .ok_or_else(|| ApiError::internal("a conflicting check-in vanished"));
     };
-    let mail = templates::checkin_thanks(
-        &student.full_name,
-        &facts(&state.settings, event),
-        employers,
-    );
+    let mail = thanks.render(state, event, &student);
     notify::enqueue(&txn, &student.email, mail, Vec::new()).await?;
     notify::webhooks::emit(
         &txn,

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{
     service::{
-        Scanned, answer, door, employer_lines, insert_checkin, original, parse_gate, refuse_closed,
+        Scanned, ThanksMail, answer, door, insert_checkin, original, parse_gate, refuse_closed,
     },
     types::*,
 };
@@ -23,12 +23,10 @@ use crate::{
     },
     events::{
         access::lock_event,
-        calendar::facts,
         seats::{close_gap, save_counts},
-        service::employers_of,
     },
     http::{ApiError, Caller, FieldErrors, error::is_unique_violation},
-    notify::{self, templates},
+    notify,
     registrations::tickets::new_ticket_code,
     state::AppState,
 };
@@ -108,7 +106,7 @@ pub async fn walk_in(
         let answer = answer(&state.db, "checked_in", first, &registration, &student, &by).await?;
         return Ok(Scanned::CheckedIn(answer));
     }
-    let employers = employer_lines(employers_of(&state.db, event.id).await?);
+    let thanks = ThanksMail::load(state, &event).await?;
 
     let txn = db::begin_write(&state.db).await?;
     let mut event = lock_event(&txn, event.id).await?;
@@ -231,11 +229,7 @@ pub async fn walk_in(
             .ok_or_else(|| ApiError::internal("a conflicting check-in vanished"))?;
         return Ok(Scanned::Already(already));
     };
-    let mail = templates::checkin_thanks(
-        &student.full_name,
-        &facts(&state.settings, &event),
-        &employers,
-    );
+    let mail = thanks.render(state, &event, &student);
     notify::enqueue(&txn, &student.email, mail, Vec::new()).await?;
     notify::webhooks::emit(
         &txn,

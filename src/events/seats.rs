@@ -25,7 +25,11 @@ use crate::{
         users::{self, Degree},
     },
     http::ApiError,
-    notify::{self, templates},
+    notify::{
+        self,
+        custom::{Student, Wording},
+        kinds::{Extras, TemplateKind},
+    },
 };
 
 /// Why a student may not attend, or `Ok` if it may.
@@ -191,12 +195,17 @@ pub async fn fill_seats(
     let count = promoted.len() as i32;
     event.confirmed_count += count;
     event.waitlist_count -= count;
+    if promoted.is_empty() {
+        return Ok(());
+    }
+    let wording = Wording::load(txn, settings, event, TemplateKind::RegistrationPromoted).await?;
+    let facts = facts(settings, event);
     for (registration, user) in &promoted {
-        let mail = templates::registration_promoted(
-            &user.full_name,
-            &facts(settings, event),
-            &registration.ticket_code,
-        );
+        let extras = Extras {
+            ticket_code: registration.ticket_code.clone(),
+            ..Extras::default()
+        };
+        let mail = wording.render(Student::of(user), &facts, &[], &extras);
         notify::enqueue(txn, &user.email, mail, vec![calendar(settings, event)]).await?;
     }
     Ok(())

@@ -28,7 +28,12 @@ use crate::{
         users::Role,
     },
     http::{ApiError, Caller, FieldErrors, Page, PageQuery},
-    notify::{self, templates},
+    notify::{
+        self,
+        custom::{Student, Wording},
+        kinds::{Extras, TemplateKind},
+        templates,
+    },
 };
 
 async fn replace_employers<C: ConnectionTrait>(
@@ -263,10 +268,11 @@ pub async fn update(
         .await?;
     let changed = changes(&before, &event);
     if published && !changed.is_empty() {
-        tell_registrants(&txn, settings, &event, |name, facts| {
-            templates::event_changed(name, facts, &changed)
-        })
-        .await?;
+        let extras = Extras {
+            changes: changed,
+            ..Extras::default()
+        };
+        tell_registrants(&txn, settings, &event, TemplateKind::EventChanged, &extras).await?;
     }
     txn.commit().await?;
     Ok(event)
@@ -278,9 +284,11 @@ async fn tell_registrants(
     txn: &DatabaseTransaction,
     settings: &Settings,
     event: &events::Model,
-    render: impl Fn(&str, &templates::EventFacts<'_>) -> notify::Rendered,
+    kind: TemplateKind,
+    extras: &Extras,
 ) -> Result<(), ApiError> {
     let facts = facts(settings, event);
+    let wording = Wording::load(txn, settings, event, kind).await?;
     for (registration, user) in active_registrants(txn, event.id).await? {
         let attachments = if registration.status == RegistrationStatus::Confirmed {
             vec![calendar(settings, event)]
@@ -290,7 +298,7 @@ async fn tell_registrants(
         notify::enqueue(
             txn,
             &user.email,
-            render(&user.full_name, &facts),
+            wording.render(Student::of(&user), &facts, &[], extras),
             attachments,
         )
         .await?;
@@ -351,10 +359,17 @@ pub async fn transition(
         .update(&txn)
         .await?;
     if to == EventStatus::Cancelled && from == EventStatus::Published {
-        let reason = reason.unwrap_or_default();
-        tell_registrants(&txn, settings, &event, |name, facts| {
-            templates::event_cancelled(name, facts, &reason)
-        })
+        let extras = Extras {
+            reason: reason.unwrap_or_default(),
+            ..Extras::default()
+        };
+        tell_registrants(
+            &txn,
+            settings,
+            &event,
+            TemplateKind::EventCancelled,
+            &extras,
+        )
         .await?;
     }
     txn.commit().await?;

@@ -4,16 +4,23 @@
 //! unknown variable is an error rather than empty text, and everything that
 //! reaches the HTML part is escaped unless the template says otherwise.
 
+use std::collections::HashMap;
+
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use serde::Serialize;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
-use super::{Rendered, templates};
-use crate::entities::{events, mail_templates, users};
-
-/// The email kinds an organiser may word for an event.
-pub const KINDS: [&str; 3] = ["event_reminder", "no_show_follow_up", "no_intent_follow_up"];
+use super::{
+    Rendered,
+    kinds::{Extras, TemplateKind},
+    templates,
+};
+use crate::{
+    config::Settings,
+    entities::{employers, event_employers, events, mail_templates, positions, users},
+};
 
 /// The three parts of a template.
 pub struct Parts<'a> {
@@ -79,34 +86,94 @@ pub fn render(
 }
 
 /// The template that words `kind` for `event`: the event's own, else its
-/// campaign's.
+/// campaign's; one query for both.
 pub async fn find<C: ConnectionTrait>(
     conn: &C,
     event: &events::Model,
-    kind: &str,
+    kind: TemplateKind,
 ) -> Result<Option<mail_templates::Model>, DbErr> {
     use mail_templates::Column as C;
-    if let Some(own) = mail_templates::Entity::find()
-        .filter(C::EventId.eq(event.id))
-        .filter(C::Kind.eq(kind))
-        .one(conn)
-        .await?
-    {
-        return Ok(Some(own));
+    let mut owner = Condition::any().add(C::EventId.eq(event.id));
+    if let Some(campaign_id) = event.campaign_id {
+        owner = owner.add(C::CampaignId.eq(campaign_id));
     }
-    let Some(campaign_id) = event.campaign_id else {
-        return Ok(None);
-    };
-    mail_templates::Entity::find()
-        .filter(C::CampaignId.eq(campaign_id))
-        .filter(C::Kind.eq(kind))
-        .one(conn)
-        .await
+    let found = mail_templates::Entity::find()
+        .filter(C::Kind.eq(kind.as_str()))
+        .filter(owner)
+        .all(conn)
+        .await?;
+    let (own, campaign): (Vec<_>, Vec<_>) = found
+        .into_iter()
+        .partition(|t| t.event_id == Some(event.id));
+    Ok(own.into_iter().chain(campaign).next())
+}
+
+/// How one kind of email of one event is worded: the organisers' template
+/// if there is one, else the built-in wording. Loaded once for a batch of
+/// emails.
+pub struct Wording {
+    kind: TemplateKind,
+    template: Option<mail_templates::Model>,
+    /// The employers taking part, read only when a template may list them.
+    employers: Vec<templates::EmployerLine>,
+    events_page: String,
+}
+
+impl Wording {
+    pub async fn load<C: ConnectionTrait>(
+        conn: &C,
+        settings: &Settings,
+        event: &events::Model,
+        kind: TemplateKind,
+    ) -> Result<Self, DbErr> {
+        let template = find(conn, event, kind).await?;
+        let employers = match template {
+            Some(_) => hiring(conn, event.id).await?,
+            None => Vec::new(),
+        };
+        Ok(Self {
+            kind,
+            template,
+            employers,
+            events_page: settings.page("/events"),
+        })
+    }
+
+    /// The email to `student`; `employers` are those the built-in wording
+    /// lists (the thank-you and the no-intent follow-up), `extras` what
+    /// this kind says beyond the student and the event.
+    pub fn render(
+        &self,
+        student: Student<'_>,
+        facts: &templates::EventFacts<'_>,
+        employers: &[templates::EmployerLine],
+        extras: &Extras,
+    ) -> Rendered {
+        let default = self.kind.builtin(
+            &self.events_page,
+            student.full_name,
+            facts,
+            employers,
+            extras,
+        );
+        match &self.template {
+            Some(template) => {
+                let employers = if self.employers.is_empty() {
+                    employers
+                } else {
+                    &self.employers
+                };
+                let vars = vars(self.kind, student, facts, employers, extras);
+                apply(template, default, &vars)
+            }
+            None => default,
+        }
+    }
 }
 
 /// The organiser's wording of `default`, or `default` itself when the
 /// template fails (it rendered when it was saved, so this is rare and
-/// logged): a student never misses a reminder over a template.
+/// logged): a student never misses an email over a template.
 pub fn apply(template: &mail_templates::Model, default: Rendered, vars: &Value) -> Rendered {
     let parts = Parts {
         subject: &template.subject,
@@ -123,21 +190,28 @@ pub fn apply(template: &mail_templates::Model, default: Rendered, vars: &Value) 
     }
 }
 
-/// The variables every event email template may use (docs/api.md lists
-/// them).
-pub fn vars(
-    student: &users::Model,
-    facts: &templates::EventFacts<'_>,
-    employers: &[templates::EmployerLine],
-    unsubscribe_link: &str,
-) -> Value {
-    context(
-        &student.full_name,
-        &student.email,
-        facts,
-        employers,
-        unsubscribe_link,
-    )
+/// Who an email is to, as a template names them.
+#[derive(Debug, Clone, Copy)]
+pub struct Student<'a> {
+    pub full_name: &'a str,
+    pub email: &'a str,
+}
+
+impl<'a> Student<'a> {
+    pub fn of(user: &'a users::Model) -> Self {
+        Self {
+            full_name: &user.full_name,
+            email: &user.email,
+        }
+    }
+
+    /// The made-up student of a preview.
+    pub fn sample() -> Self {
+        Self {
+            full_name: "张同学",
+            email: "zhang.tongxue@example.edu.cn",
+        }
+    }
 }
 
 /// An event made up for checking a campaign's template.
@@ -154,26 +228,25 @@ pub fn sample_event() -> templates::EventFacts<'static> {
     }
 }
 
-/// The variables for a made-up student, for a preview without a registration.
-pub fn sample_vars(
-    facts: &templates::EventFacts<'_>,
-    employers: &[templates::EmployerLine],
-) -> Value {
-    context(
-        "张同学",
-        "zhang.tongxue@example.edu.cn",
-        facts,
-        employers,
-        "https://example.invalid/unsubscribe",
-    )
+/// Employers made up for checking a campaign's template.
+pub fn sample_employers() -> Vec<templates::EmployerLine> {
+    vec![templates::EmployerLine {
+        name: "示例能源集团".into(),
+        positions: vec![(
+            "化工工艺工程师".into(),
+            vec!["安家补贴".into(), "人才公寓".into()],
+        )],
+    }]
 }
 
-fn context(
-    full_name: &str,
-    email: &str,
+/// The variables a template of `kind` may use (docs/api.md lists them):
+/// the student, the event, the employers, and the kind's own.
+pub fn vars(
+    kind: TemplateKind,
+    student: Student<'_>,
     facts: &templates::EventFacts<'_>,
     employers: &[templates::EmployerLine],
-    unsubscribe_link: &str,
+    extras: &Extras,
 ) -> Value {
     let employers: Vec<Value> = employers
         .iter()
@@ -186,8 +259,8 @@ fn context(
             })
         })
         .collect();
-    json!({
-        "student": {"full_name": full_name, "email": email},
+    let mut vars = json!({
+        "student": {"full_name": student.full_name, "email": student.email},
         "event": {
             "title": facts.title,
             "university": facts.university,
@@ -198,8 +271,49 @@ fn context(
             "link": facts.link,
         },
         "employers": employers,
-        "unsubscribe_link": unsubscribe_link,
-    })
+    });
+    if let Value::Object(map) = &mut vars {
+        map.extend(kind.extras(extras));
+    }
+    vars
+}
+
+/// The employers taking part in an event, with their positions.
+pub async fn hiring<C: ConnectionTrait>(
+    conn: &C,
+    event_id: Uuid,
+) -> Result<Vec<templates::EmployerLine>, DbErr> {
+    let ids: Vec<Uuid> = event_employers::Entity::find()
+        .filter(event_employers::Column::EventId.eq(event_id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|e| e.employer_id)
+        .collect();
+    let mut positions_of: HashMap<Uuid, Vec<(String, Vec<String>)>> = HashMap::new();
+    for p in positions::Entity::find()
+        .filter(positions::Column::EmployerId.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?
+    {
+        let benefits = serde_json::from_value(p.benefits).unwrap_or_default();
+        positions_of
+            .entry(p.employer_id)
+            .or_default()
+            .push((p.title, benefits));
+    }
+    let mut employers = employers::Entity::find()
+        .filter(employers::Column::Id.is_in(ids))
+        .all(conn)
+        .await?;
+    employers.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(employers
+        .into_iter()
+        .map(|e| templates::EmployerLine {
+            positions: positions_of.remove(&e.id).unwrap_or_default(),
+            name: e.name,
+        })
+        .collect())
 }
 
 #[cfg(test)]

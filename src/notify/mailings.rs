@@ -6,23 +6,15 @@ use super::{
     templates::{EmployerLine, EventFacts, Layout, employer_list, greeting},
 };
 
-/// A student's unsubscribe line under an optional email.
-fn unsubscribe_paragraph(link: &str) -> String {
-    format!(
-        "不想再收到活动后的跟进邮件？点击退订（活动提醒和报名通知不受影响）：{link}\n\
-         No more follow-ups after events? Unsubscribe (reminders and registration emails still come): {link}"
-    )
-}
-
 /// "Starts in N hours": sent to confirmed students before the start.
 pub fn event_reminder(full_name: &str, event: &EventFacts<'_>, hours: u32) -> Rendered {
     let (zh, en) = match hours {
         24 => ("明天".to_owned(), "tomorrow".to_owned()),
         h if h > 24 && h.is_multiple_of(24) => {
-            (format!("{} 天后", h / 24), format!("in {} days", h / 24))
+            (format!(" {} 天后", h / 24), format!("in {} days", h / 24))
         }
-        1 => ("1 小时后".to_owned(), "in an hour".to_owned()),
-        h => (format!("{h} 小时后"), format!("in {h} hours")),
+        1 => (" 1 小时后".to_owned(), "in an hour".to_owned()),
+        h => (format!(" {h} 小时后"), format!("in {h} hours")),
     };
     Layout {
         kind: "event_reminder",
@@ -37,6 +29,7 @@ pub fn event_reminder(full_name: &str, event: &EventFacts<'_>, hours: u32) -> Re
             event.summary(),
         ],
         action: event.action(),
+        unsubscribe: None,
     }
     .render()
 }
@@ -60,9 +53,9 @@ pub fn no_show_follow_up(
                 event.title
             ),
             event.summary(),
-            unsubscribe_paragraph(unsubscribe),
         ],
         action: Some(("查看近期活动 / Upcoming events".into(), events_link.into())),
+        unsubscribe: Some(unsubscribe.into()),
     }
     .render()
 }
@@ -84,13 +77,13 @@ pub fn no_intent_follow_up(
         paragraphs.push(list.trim_end().to_owned());
     }
     paragraphs.push(event.summary());
-    paragraphs.push(unsubscribe_paragraph(unsubscribe));
     Layout {
         kind: "no_intent_follow_up",
         subject: format!("这些单位仍在招聘：{} · Still hiring", event.title),
         greeting: greeting(full_name),
         paragraphs,
         action: event.action(),
+        unsubscribe: Some(unsubscribe.into()),
     }
     .render()
 }
@@ -136,7 +129,7 @@ mod tests {
                 .expect("subject: 中文 · English");
             assert!(!zh.is_ascii() && en.is_ascii(), "{}", mail.subject);
             assert!(
-                mail.text.contains("2026-12-01 14:00（北京时间"),
+                mail.text.contains("2026-12-01 14:00 – 16:00（北京时间"),
                 "Beijing time"
             );
         }
@@ -144,7 +137,7 @@ mod tests {
             mails[0].text.contains("将于明天开始") && mails[0].text.contains("starts tomorrow")
         );
         assert!(
-            mails[1].text.contains("将于2 小时后开始")
+            mails[1].text.contains("将于 2 小时后开始")
                 && mails[1].text.contains("starts in 2 hours")
         );
         assert!(mails[0].html.contains("&lt;李雷&gt;"));
@@ -152,6 +145,13 @@ mod tests {
         for follow_up in &mails[2..] {
             assert!(
                 follow_up.text.contains("退订") && follow_up.text.contains("http://x/u?token=t")
+            );
+            assert!(
+                follow_up
+                    .html
+                    .contains("<a href=\"http://x/u?token=t\">Unsubscribe</a>"),
+                "{}",
+                follow_up.html
             );
         }
         assert!(

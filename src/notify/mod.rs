@@ -6,9 +6,12 @@
 pub mod backoff;
 pub mod clock;
 pub mod custom;
+pub mod kinds;
 pub mod mailings;
 pub mod outbox;
 pub mod routes;
+#[cfg(test)]
+mod samples;
 pub mod schedule;
 pub mod templates;
 pub mod transport;

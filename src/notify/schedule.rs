@@ -9,10 +9,7 @@
 //! for a kind the organisers turned off for the event; follow-ups skip
 //! students who unsubscribed from them.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Arc,
-};
+use std::{collections::HashSet, sync::Arc};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
@@ -22,13 +19,18 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Rendered, clock::Clock, custom, mailings, outbox, templates, unsubscribe};
+use super::{
+    clock::Clock,
+    custom,
+    kinds::{Extras, TemplateKind},
+    outbox, templates, unsubscribe,
+};
 use crate::{
     config::Settings,
     db,
     entities::{
-        checkins, employers, event_employers, events, intents, mail_preferences, mailing_settings,
-        positions, registrations, registrations::RegistrationStatus, scheduled_mails, users,
+        checkins, events, intents, mail_preferences, mailing_settings, registrations,
+        registrations::RegistrationStatus, scheduled_mails, users,
     },
 };
 
@@ -59,17 +61,12 @@ impl MailingKind {
         }
     }
 
-    /// The kind whose email template is `template`.
-    pub fn of_template(template: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.template() == template)
-    }
-
-    /// The email template each kind sends.
-    pub fn template(self) -> &'static str {
+    /// The email each kind sends.
+    pub fn template(self) -> TemplateKind {
         match self {
-            Self::Reminder => "event_reminder",
-            Self::NoShowFollowUp => "no_show_follow_up",
-            Self::NoIntentFollowUp => "no_intent_follow_up",
+            Self::Reminder => TemplateKind::EventReminder,
+            Self::NoShowFollowUp => TemplateKind::NoShowFollowUp,
+            Self::NoIntentFollowUp => TemplateKind::NoIntentFollowUp,
         }
     }
 }
@@ -232,11 +229,12 @@ impl Scheduler {
             return Ok(0);
         }
         let employers = if due.kind == MailingKind::NoIntentFollowUp {
-            hiring(&self.db, event.id).await?
+            custom::hiring(&self.db, event.id).await?
         } else {
             Vec::new()
         };
-        let overrides = custom::find(&self.db, event, due.kind.template()).await?;
+        let wording =
+            custom::Wording::load(&self.db, &self.settings, event, due.kind.template()).await?;
         let facts = facts(&self.settings, event);
         let txn = db::begin_write(&self.db).await?;
         let mut queued = 0;
@@ -261,23 +259,12 @@ impl Scheduler {
                 continue;
             }
             let unsubscribe = unsubscribe::link(&self.settings, user.id);
-            let mail = render_default(
-                &self.settings,
-                due.kind,
-                due.hours_before,
-                &user.full_name,
-                &facts,
-                &employers,
-                &unsubscribe,
-            );
-            let mail = match &overrides {
-                Some(t) => custom::apply(
-                    t,
-                    mail,
-                    &custom::vars(&user, &facts, &employers, &unsubscribe),
-                ),
-                None => mail,
+            let extras = Extras {
+                hours_before: due.hours_before.unwrap_or(24),
+                unsubscribe_link: unsubscribe.clone(),
+                ..Extras::default()
             };
+            let mail = wording.render(custom::Student::of(&user), &facts, &employers, &extras);
             let header = (due.kind != MailingKind::Reminder).then_some(unsubscribe);
             outbox::enqueue_with(&txn, notification_id, &user.email, mail, Vec::new(), header)
                 .await?;
@@ -285,29 +272,6 @@ impl Scheduler {
         }
         txn.commit().await?;
         Ok(queued)
-    }
-}
-
-/// The built-in wording of one scheduled kind.
-pub fn render_default(
-    settings: &Settings,
-    kind: MailingKind,
-    hours_before: Option<u32>,
-    full_name: &str,
-    facts: &templates::EventFacts<'_>,
-    employers: &[templates::EmployerLine],
-    unsubscribe: &str,
-) -> Rendered {
-    match kind {
-        MailingKind::Reminder => {
-            mailings::event_reminder(full_name, facts, hours_before.unwrap_or(24))
-        }
-        MailingKind::NoShowFollowUp => {
-            mailings::no_show_follow_up(full_name, facts, &settings.page("/events"), unsubscribe)
-        }
-        MailingKind::NoIntentFollowUp => {
-            mailings::no_intent_follow_up(full_name, facts, employers, unsubscribe)
-        }
     }
 }
 
@@ -384,43 +348,5 @@ pub async fn recipients(
     Ok(candidates
         .into_iter()
         .filter(|u| !unsubscribed.contains(&u.id))
-        .collect())
-}
-
-/// The employers taking part in an event, with their positions.
-pub async fn hiring(
-    conn: &DatabaseConnection,
-    event_id: Uuid,
-) -> Result<Vec<templates::EmployerLine>, DbErr> {
-    let ids: Vec<Uuid> = event_employers::Entity::find()
-        .filter(event_employers::Column::EventId.eq(event_id))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|e| e.employer_id)
-        .collect();
-    let mut positions_of: HashMap<Uuid, Vec<(String, Vec<String>)>> = HashMap::new();
-    for p in positions::Entity::find()
-        .filter(positions::Column::EmployerId.is_in(ids.iter().copied()))
-        .all(conn)
-        .await?
-    {
-        let benefits = serde_json::from_value(p.benefits).unwrap_or_default();
-        positions_of
-            .entry(p.employer_id)
-            .or_default()
-            .push((p.title, benefits));
-    }
-    let mut employers = employers::Entity::find()
-        .filter(employers::Column::Id.is_in(ids))
-        .all(conn)
-        .await?;
-    employers.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(employers
-        .into_iter()
-        .map(|e| templates::EmployerLine {
-            positions: positions_of.remove(&e.id).unwrap_or_default(),
-            name: e.name,
-        })
         .collect())
 }

@@ -18,6 +18,8 @@ pub(super) struct Layout {
     pub(super) greeting: String,
     pub(super) paragraphs: Vec<String>,
     pub(super) action: Option<(String, String)>,
+    /// The one-click unsubscribe link of an optional email, under the action.
+    pub(super) unsubscribe: Option<String>,
 }
 
 impl Layout {
@@ -33,7 +35,12 @@ impl Layout {
             text.push_str(paragraph);
             text.push_str("\n\n");
             html.push_str("<p>");
-            html.push_str(&escape(paragraph).replace('\n', "<br>"));
+            // Keep the indent of list items, which HTML would collapse.
+            html.push_str(
+                &escape(paragraph)
+                    .replace("\n    ", "<br>&emsp;")
+                    .replace('\n', "<br>"),
+            );
             html.push_str("</p>");
         }
         if let Some((label, url)) = &self.action {
@@ -42,6 +49,18 @@ impl Layout {
                 "<p><a href=\"{}\">{}</a></p>",
                 escape(url),
                 escape(label)
+            ));
+        }
+        if let Some(link) = &self.unsubscribe {
+            text.push_str(&format!(
+                "不想再收到活动后的跟进邮件？点击退订（活动提醒和报名通知不受影响）：{link}\n\
+                 No more follow-ups after events? Unsubscribe (reminders and registration emails still come): {link}\n\n"
+            ));
+            let link = escape(link);
+            html.push_str(&format!(
+                "<p style=\"color:#888;font-size:12px\">不想再收到活动后的跟进邮件？<a href=\"{link}\">点击退订</a>\
+                 （活动提醒和报名通知不受影响）<br>No more follow-ups after events? \
+                 <a href=\"{link}\">Unsubscribe</a> (reminders and registration emails still come)</p>"
             ));
         }
         let footer = "暖城之邀 · 鄂尔多斯市招才引智\nInvitation from the Warm City · Ordos talent recruitment";
@@ -109,6 +128,7 @@ pub fn verify_email(full_name: &str, link: &str, ttl_hours: i64) -> Rendered {
                 .into(),
         ],
         action: Some(("验证邮箱 / Verify email".into(), link.into())),
+        unsubscribe: None,
     }
     .render()
 }
@@ -126,6 +146,7 @@ pub fn password_reset(full_name: &str, link: &str, ttl_hours: i64) -> Rendered {
             "如果这不是您本人的操作，您的密码不会改变。\nIf you did not ask for this, your password stays as it is.".into(),
         ],
         action: Some(("重置密码 / Reset password".into(), link.into())),
+        unsubscribe: None,
     }
     .render()
 }
@@ -154,6 +175,7 @@ pub fn invitation(
             ),
         ],
         action: Some(("接受邀请 / Accept the invitation".into(), link.into())),
+        unsubscribe: None,
     }
     .render()
 }
@@ -171,6 +193,7 @@ pub fn walk_in_welcome(full_name: &str, link: &str, ttl_days: i64) -> Rendered {
             ),
         ],
         action: Some(("设置密码 / Set your password".into(), link.into())),
+        unsubscribe: None,
     }
     .render()
 }
@@ -219,6 +242,7 @@ pub fn checkin_thanks(
         greeting: greeting(full_name),
         paragraphs,
         action: event.action(),
+        unsubscribe: None,
     }
     .render()
 }
@@ -255,6 +279,7 @@ pub fn intent_signed(
         greeting: greeting(full_name),
         paragraphs,
         action: Some(("查看我的签约意向 / My intents".into(), link.into())),
+        unsubscribe: None,
     }
     .render()
 }
@@ -278,13 +303,34 @@ pub fn beijing_time(t: chrono::DateTime<chrono::Utc>) -> String {
         .to_string()
 }
 
+/// When an event runs, in Beijing time, named once: `2026-12-01 14:00 – 16:00`
+/// on one day, else both dates.
+pub fn time_span(
+    starts_at: chrono::DateTime<chrono::Utc>,
+    ends_at: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    let (from, to) = (
+        starts_at.with_timezone(&beijing),
+        ends_at.with_timezone(&beijing),
+    );
+    let end = if from.date_naive() == to.date_naive() {
+        to.format("%H:%M")
+    } else {
+        to.format("%Y-%m-%d %H:%M")
+    };
+    format!(
+        "{} – {end}（北京时间 / Beijing time）",
+        from.format("%Y-%m-%d %H:%M")
+    )
+}
+
 impl EventFacts<'_> {
     pub(super) fn summary(&self) -> String {
         format!(
-            "活动 / Event：{}\n时间 / Time：{} 至 / to {}\n地点 / Venue：{}，{}，{}",
+            "活动 / Event：{}\n时间 / Time：{}\n地点 / Venue：{}，{}，{}",
             self.title,
-            beijing_time(self.starts_at),
-            beijing_time(self.ends_at),
+            time_span(self.starts_at, self.ends_at),
             self.venue,
             self.university,
             self.city
@@ -313,6 +359,7 @@ pub fn registration_confirmed(
             format!("电子票号 / Ticket code：{ticket_code}"),
         ],
         action: event.action(),
+        unsubscribe: None,
     }
     .render()
 }
@@ -331,6 +378,7 @@ pub fn registration_waitlisted(full_name: &str, event: &EventFacts<'_>, position
             event.summary(),
         ],
         action: event.action(),
+        unsubscribe: None,
     }
     .render()
 }
@@ -353,6 +401,7 @@ pub fn registration_promoted(
             format!("电子票号 / Ticket code：{ticket_code}"),
         ],
         action: event.action(),
+        unsubscribe: None,
     }
     .render()
 }
@@ -375,6 +424,7 @@ pub fn registration_cancelled(
         greeting: greeting(full_name),
         paragraphs: vec![who.into(), event.summary()],
         action: event.action(),
+        unsubscribe: None,
     }
     .render()
 }
@@ -390,6 +440,7 @@ pub fn event_changed(full_name: &str, event: &EventFacts<'_>, changes: &[String]
             event.summary(),
         ],
         action: event.action(),
+        unsubscribe: None,
     }
     .render()
 }
@@ -407,6 +458,7 @@ pub fn event_cancelled(full_name: &str, event: &EventFacts<'_>, reason: &str) ->
             event.summary(),
         ],
         action: event.action(),
+        unsubscribe: None,
     }
     .render()
 }

@@ -49,7 +49,7 @@ impl Transport {
     }
 }
 
-fn build_message(from: &str, row: &notifications::Model) -> Result<Message, String> {
+pub(super) fn build_message(from: &str, row: &notifications::Model) -> Result<Message, String> {
     let from: Mailbox = from.parse().map_err(|e| format!("email.from: {e}"))?;
     let to: Mailbox = row
         .to_email

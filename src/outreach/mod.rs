@@ -4,4 +4,5 @@
 
 pub mod routes;
 pub mod service;
+pub mod templates;
 pub mod types;

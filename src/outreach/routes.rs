@@ -1,21 +1,26 @@
 //! HTTP for scheduled mailings, organisers' templates and unsubscribing.
 
 use actix_web::{HttpResponse, web};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::{service, types::*};
+use super::{
+    service,
+    templates::{self, Owner},
+    types::*,
+};
 use crate::{
-    entities::mail_templates,
     http::{ApiError, Json, Organiser, error::Problem},
+    notify::kinds::TemplateKind,
     state::AppState,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/events/{id}/mailings", web::get().to(list_mailings))
         .route("/events/{id}/mailings", web::patch().to(update_mailings))
+        .route("/events/{id}/templates", web::get().to(list_templates))
+        .route("/events/{id}/templates/{kind}", web::get().to(get_template))
         .route(
             "/events/{id}/templates/{kind}",
             web::put().to(save_template),
@@ -27,6 +32,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/events/{id}/templates/{kind}/preview",
             web::post().to(preview_template),
+        )
+        .route(
+            "/campaigns/{id}/templates/{kind}",
+            web::get().to(get_campaign_template),
+        )
+        .route(
+            "/campaigns/{id}/templates/{kind}",
+            web::put().to(save_campaign_template),
+        )
+        .route(
+            "/campaigns/{id}/templates/{kind}",
+            web::delete().to(delete_campaign_template),
+        )
+        .route(
+            "/campaigns/{id}/templates/{kind}/preview",
+            web::post().to(preview_campaign_template),
         )
         .route("/unsubscribe", web::post().to(unsubscribe));
 }
@@ -59,14 +80,43 @@ pub async fn update_mailings(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// Saves the event's own wording of one email kind (`event_reminder`,
-/// `no_show_follow_up`, `no_intent_follow_up`) as minijinja templates; a
-/// template that does not compile or uses an unknown variable is 422
-/// `template_invalid` on its part, with the line (organisers).
+/// Every kind of the event's email: whether the event or its campaign
+/// words it, the built-in subject, and the variables (organisers).
+#[utoipa::path(get, operation_id = "list_mail_templates", path = "/api/v1/events/{id}/templates", tag = "mailings", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = TemplatesView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_templates(
+    state: web::Data<AppState>,
+    _organiser: Organiser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(templates::list(&state, id.into_inner()).await?))
+}
+
+/// The event's own wording of one email kind; 404 `template_not_set` when
+/// it has none (organisers).
+#[utoipa::path(get, operation_id = "get_mail_template", path = "/api/v1/events/{id}/templates/{kind}", tag = "mailings", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("kind" = TemplateKind, Path)),
+    responses((status = 200, body = TemplateView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "not_found, unknown_template_kind, template_not_set")))]
+pub async fn get_template(
+    state: web::Data<AppState>,
+    _organiser: Organiser,
+    path: web::Path<(Uuid, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, kind) = path.into_inner();
+    Ok(HttpResponse::Ok().json(templates::get(&state, Owner::Event(id), &kind).await?))
+}
+
+/// Saves the event's own wording of one email kind as minijinja templates;
+/// it wins over the campaign's. A template that does not compile or uses an
+/// unknown variable is 422 `template_invalid` on its part, with the line
+/// (organisers).
 #[utoipa::path(put, operation_id = "save_mail_template", path = "/api/v1/events/{id}/templates/{kind}", tag = "mailings", security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("kind" = String, Path)), request_body = TemplateRequest,
-    responses((status = 200, body = TemplateView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 422, body = Problem, description = "template_invalid")))]
+    params(("id" = Uuid, Path), ("kind" = TemplateKind, Path)), request_body = TemplateRequest,
+    responses((status = 200, body = TemplateView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "not_found, unknown_template_kind"),
+        (status = 422, body = Problem, description = "template_invalid, too_long")))]
 pub async fn save_template(
     state: web::Data<AppState>,
     Organiser(caller): Organiser,
@@ -74,38 +124,36 @@ pub async fn save_template(
     body: Json<TemplateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, kind) = path.into_inner();
-    let view = service::save_template(&state, caller.id, id, &kind, body.into_inner()?).await?;
+    let input = body.into_inner()?;
+    let view = templates::save(&state, caller.id, Owner::Event(id), &kind, input).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// Goes back to the built-in wording of one email kind for the event (organisers).
+/// Goes back to the campaign's or the built-in wording of one email kind
+/// for the event (organisers).
 #[utoipa::path(delete, operation_id = "delete_mail_template", path = "/api/v1/events/{id}/templates/{kind}", tag = "mailings", security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("kind" = String, Path)),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    params(("id" = Uuid, Path), ("kind" = TemplateKind, Path)),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "not_found, unknown_template_kind, template_not_set")))]
 pub async fn delete_template(
     state: web::Data<AppState>,
     _organiser: Organiser,
     path: web::Path<(Uuid, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, kind) = path.into_inner();
-    let deleted = mail_templates::Entity::delete_many()
-        .filter(mail_templates::Column::EventId.eq(id))
-        .filter(mail_templates::Column::Kind.eq(kind))
-        .exec(&state.db)
-        .await?;
-    if deleted.rows_affected == 0 {
-        return Err(ApiError::NotFound("template"));
-    }
+    templates::delete(&state, Owner::Event(id), &kind).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Renders one email kind for the event: the parts given, else the saved
-/// template, else the built-in wording; for one of its registrations or a
-/// sample student (organisers).
+/// template (the event's, else its campaign's), else the built-in wording;
+/// for one of its registrations or a sample student. A real ticket code is
+/// never shown (organisers).
 #[utoipa::path(post, operation_id = "preview_mail_template", path = "/api/v1/events/{id}/templates/{kind}/preview", tag = "mailings", security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("kind" = String, Path)), request_body = PreviewRequest,
-    responses((status = 200, body = PreviewView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 422, body = Problem, description = "template_invalid, incomplete_template, unknown registration_id")))]
+    params(("id" = Uuid, Path), ("kind" = TemplateKind, Path)), request_body = PreviewRequest,
+    responses((status = 200, body = PreviewView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "not_found, unknown_template_kind"),
+        (status = 422, body = Problem, description = "template_invalid, too_long, incomplete_template, unknown registration_id")))]
 pub async fn preview_template(
     state: web::Data<AppState>,
     _organiser: Organiser,
@@ -113,7 +161,77 @@ pub async fn preview_template(
     body: Json<PreviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, kind) = path.into_inner();
-    let view = service::preview(&state, id, &kind, body.into_inner()?).await?;
+    let view = templates::preview(&state, Owner::Event(id), &kind, body.into_inner()?).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// The campaign's wording of one email kind; 404 `template_not_set` when it
+/// has none (organisers).
+#[utoipa::path(get, operation_id = "get_campaign_mail_template", path = "/api/v1/campaigns/{id}/templates/{kind}", tag = "mailings", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("kind" = TemplateKind, Path)),
+    responses((status = 200, body = TemplateView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "not_found, unknown_template_kind, template_not_set")))]
+pub async fn get_campaign_template(
+    state: web::Data<AppState>,
+    _organiser: Organiser,
+    path: web::Path<(Uuid, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, kind) = path.into_inner();
+    Ok(HttpResponse::Ok().json(templates::get(&state, Owner::Campaign(id), &kind).await?))
+}
+
+/// Saves the wording of one email kind for every event of the campaign
+/// that has none of its own; checked like an event's (organisers).
+#[utoipa::path(put, operation_id = "save_campaign_mail_template", path = "/api/v1/campaigns/{id}/templates/{kind}", tag = "mailings", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("kind" = TemplateKind, Path)), request_body = TemplateRequest,
+    responses((status = 200, body = TemplateView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "not_found, unknown_template_kind"),
+        (status = 422, body = Problem, description = "template_invalid, too_long")))]
+pub async fn save_campaign_template(
+    state: web::Data<AppState>,
+    Organiser(caller): Organiser,
+    path: web::Path<(Uuid, String)>,
+    body: Json<TemplateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, kind) = path.into_inner();
+    let input = body.into_inner()?;
+    let view = templates::save(&state, caller.id, Owner::Campaign(id), &kind, input).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Goes back to the built-in wording of one email kind for the campaign's
+/// events (organisers).
+#[utoipa::path(delete, operation_id = "delete_campaign_mail_template", path = "/api/v1/campaigns/{id}/templates/{kind}", tag = "mailings", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("kind" = TemplateKind, Path)),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "not_found, unknown_template_kind, template_not_set")))]
+pub async fn delete_campaign_template(
+    state: web::Data<AppState>,
+    _organiser: Organiser,
+    path: web::Path<(Uuid, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, kind) = path.into_inner();
+    templates::delete(&state, Owner::Campaign(id), &kind).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Renders one email kind for the campaign with a made-up event and
+/// student: the parts given, else the campaign's template, else the
+/// built-in wording (organisers).
+#[utoipa::path(post, operation_id = "preview_campaign_mail_template", path = "/api/v1/campaigns/{id}/templates/{kind}/preview", tag = "mailings", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("kind" = TemplateKind, Path)), request_body = PreviewRequest,
+    responses((status = 200, body = PreviewView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "not_found, unknown_template_kind"),
+        (status = 422, body = Problem, description = "template_invalid, too_long, incomplete_template, registration_id not_allowed")))]
+pub async fn preview_campaign_template(
+    state: web::Data<AppState>,
+    _organiser: Organiser,
+    path: web::Path<(Uuid, String)>,
+    body: Json<PreviewRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, kind) = path.into_inner();
+    let input = body.into_inner()?;
+    let view = templates::preview(&state, Owner::Campaign(id), &kind, input).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

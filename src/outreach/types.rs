@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::notify::schedule::MailingKind;
+use crate::notify::{kinds::TemplateKind, schedule::MailingKind};
 
 /// One scheduled mailing of an event.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -58,6 +58,29 @@ pub struct TemplateView {
     pub text: String,
     pub html: String,
     pub updated_at: DateTime<Utc>,
+}
+
+/// One kind of an event's email: who words it, and what it may use.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TemplateKindView {
+    pub kind: TemplateKind,
+    /// The event has its own template of this kind.
+    pub event_template: bool,
+    /// The event's campaign has a template of this kind.
+    pub campaign_template: bool,
+    /// What is sent: `event` (its own template wins), `campaign` or `built_in`.
+    pub sent: String,
+    /// The built-in wording's subject for this event.
+    pub default_subject: String,
+    /// The variables a template of this kind may use.
+    pub variables: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TemplatesView {
+    pub event_id: Uuid,
+    pub campaign_id: Option<Uuid>,
+    pub items: Vec<TemplateKindView>,
 }
 
 /// What to preview: the saved template, or these parts instead; for one

@@ -34,7 +34,9 @@ use crate::{
         paged_export::PeoplePages,
     },
     notify::{
-        self, templates,
+        self,
+        custom::{Student, Wording},
+        kinds::{Extras, TemplateKind},
         webhooks::{self, WebhookEvent},
     },
     state::AppState,
@@ -185,21 +187,31 @@ pub async fn register(
     };
     save_counts(&txn, &event).await?;
     let facts = facts(&state.settings, &event);
-    match position {
-        None => {
-            let mail = templates::registration_confirmed(
-                &caller.full_name,
-                &facts,
-                &registration.ticket_code,
-            );
-            let ics = calendar(&state.settings, &event);
-            notify::enqueue(&txn, &caller.email, mail, vec![ics]).await?;
-        }
-        Some(position) => {
-            let mail = templates::registration_waitlisted(&caller.full_name, &facts, position);
-            notify::enqueue(&txn, &caller.email, mail, Vec::new()).await?;
-        }
-    }
+    let student = Student {
+        full_name: &caller.full_name,
+        email: &caller.email,
+    };
+    let (kind, extras, attachments) = match position {
+        None => (
+            TemplateKind::RegistrationConfirmed,
+            Extras {
+                ticket_code: registration.ticket_code.clone(),
+                ..Extras::default()
+            },
+            vec![calendar(&state.settings, &event)],
+        ),
+        Some(position) => (
+            TemplateKind::RegistrationWaitlisted,
+            Extras {
+                waitlist_position: position,
+                ..Extras::default()
+            },
+            Vec::new(),
+        ),
+    };
+    let wording = Wording::load(&txn, &state.settings, &event, kind).await?;
+    let mail = wording.render(student, &facts, &[], &extras);
+    notify::enqueue(&txn, &caller.email, mail, attachments).await?;
     webhooks::emit(
         &txn,
         WebhookEvent::RegistrationCreated,
@@ -306,11 +318,19 @@ pub async fn cancel(
         .one(&txn)
         .await?
         .ok_or_else(|| ApiError::internal("a registration without its student"))?;
-    let mail = templates::registration_cancelled(
-        &student.full_name,
-        &facts(&state.settings, &event),
-        caller.id != student.id,
-    );
+    let wording = Wording::load(
+        &txn,
+        &state.settings,
+        &event,
+        TemplateKind::RegistrationCancelled,
+    )
+    .await?;
+    let extras = Extras {
+        by_organiser: caller.id != student.id,
+        ..Extras::default()
+    };
+    let facts = facts(&state.settings, &event);
+    let mail = wording.render(Student::of(&student), &facts, &[], &extras);
     notify::enqueue(&txn, &student.email, mail, Vec::new()).await?;
     webhooks::emit(
         &txn,

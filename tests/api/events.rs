@@ -3,20 +3,7 @@
 use awc::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{CREDIT_CODES, TestApp, event_body, spawn_app};
-
-async fn campaign(app: &TestApp, organiser: &str) -> String {
-    let reply = app
-        .post(
-            "/api/v1/campaigns",
-            Some(organiser),
-            &json!({"name": "名校引才专项行动", "year": 2026, "starts_on": "2026-09-01",
-                    "ends_on": "2027-01-31", "description": "人才入校园"}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    reply.body["id"].as_str().unwrap().to_owned()
-}
+use crate::helpers::{CREDIT_CODES, event_body, spawn_app};
 
 fn position_body() -> Value {
     json!({
@@ -36,7 +23,7 @@ fn position_body() -> Value {
 async fn an_organiser_builds_a_campaign_and_students_find_its_events() {
     let app = spawn_app().await;
     let organiser = app.organiser().await;
-    let campaign_id = campaign(&app, &organiser).await;
+    let campaign_id = app.campaign(&organiser).await;
     let employer = app.employer(&organiser, CREDIT_CODES[0]).await;
 
     let position = app
@@ -123,7 +110,7 @@ async fn an_organiser_builds_a_campaign_and_students_find_its_events() {
 async fn event_lists_filter_and_page_by_start_time() {
     let app = spawn_app().await;
     let organiser = app.organiser().await;
-    let campaign_id = campaign(&app, &organiser).await;
+    let campaign_id = app.campaign(&organiser).await;
     let now = chrono::Utc::now();
     let mut ids = Vec::new();
     // Created in the opposite order of their start times.
@@ -508,7 +495,7 @@ async fn a_campaign_cannot_end_before_it_starts() {
     assert_eq!(reply.error_fields(), ["starts_on"], "{}", reply.body);
     assert_eq!(app.count("campaigns").await, 0);
 
-    let id = campaign(&app, &organiser).await;
+    let id = app.campaign(&organiser).await;
     let reply = app
         .patch(
             &format!("/api/v1/campaigns/{id}"),

@@ -481,6 +481,20 @@ impl TestApp {
             .ticket_code
     }
 
+    /// Creates a campaign; gives its id.
+    pub async fn campaign(&self, organiser: &str) -> String {
+        let reply = self
+            .post(
+                "/api/v1/campaigns",
+                Some(organiser),
+                &json!({"name": "名校引才专项行动", "year": 2026, "starts_on": "2026-09-01",
+                        "ends_on": "2027-01-31", "description": "人才入校园"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["id"].as_str().unwrap().to_owned()
+    }
+
     /// Registers a student; gives the reply.
     pub async fn register(&self, event_id: &str, token: &str) -> Reply {
         self.post(

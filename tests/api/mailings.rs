@@ -450,7 +450,7 @@ async fn a_template_previews_with_a_real_registration_and_bad_ones_are_422_with_
             &json!({}),
         )
         .await;
-    kind.assert_problem(404, "not_found");
+    kind.assert_problem(404, "unknown_template_kind");
     app.post(&format!("{path}/preview"), Some(&student.token), &json!({}))
         .await
         .assert_problem(403, "forbidden");
@@ -466,5 +466,5 @@ async fn a_template_previews_with_a_real_registration_and_bad_ones_are_422_with_
     assert_eq!(deleted.status.as_u16(), 204);
     app.send("DELETE", &path, Some(&organiser), &json!({}))
         .await
-        .assert_problem(404, "not_found");
+        .assert_problem(404, "template_not_set");
 }

@@ -19,4 +19,5 @@ mod public;
 mod races;
 mod registrations;
 mod smtp;
+mod templates;
 mod webhooks;
