@@ -95,6 +95,12 @@ echo "requests: $(wc -l <"$WORK/scans.tsv") tickets, $(wc -l <"$WORK/spread.tsv"
 
 TCK=$(getconf CLK_TCK)
 cpu_ticks() { sed 's/.*) //' "/proc/$PID/stat" | awk '{print $12 + $13}'; }
+# PostgreSQL's side: the CPU of all its processes (nothing else uses the
+# server during a phase but the mail worker's polls) and the transactions
+# committed in the bench database, statements outside a transaction each
+# counting one: round trips a request costs, roughly.
+pg_ticks() { for p in $(pgrep -x postgres); do sed 's/.*) //' "/proc/$p/stat" 2>/dev/null; done | awk '{t += $12 + $13} END {print t + 0}'; }
+pg_xacts() { sleep 1.2; sql -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"; }
 hwm_mb() { awk '$1 == "VmHWM:" {printf "%.0f", $2/1024}' "/proc/$PID/status"; }
 
 ROWS=()
@@ -102,16 +108,25 @@ HEALTHZ_RATE=
 PGBENCH_TPS=
 phase() { # name, request file, "distinct" when no request may be sent twice, seconds
   local name=$1 file=$2 distinct=${3:-} secs=${4:-$SECS} before after out line
+  local pg_before xacts_before
+  xacts_before=$(pg_xacts)
+  pg_before=$(pg_ticks)
   before=$(cpu_ticks)
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 10s --latency \
     -s benches/wrk/requests.lua "http://127.0.0.1:$PORT" -- "$WORK/$file.tsv" "$THREADS")
   after=$(cpu_ticks)
+  local pg_after xacts_after
+  pg_after=$(pg_ticks)
+  xacts_after=$(pg_xacts)
   echo "$out" >>"$WORK/wrk.log"
   line=$(echo "$out" | grep '^RESULT')
   eval "$(echo "${line#RESULT }" | tr ' ' '\n' | sed 's/^/local r_/')"
   local rate cpu
   rate=$(awk -v n="$r_requests" -v us="$r_duration_us" 'BEGIN {printf "%.0f", n / (us / 1e6)}')
   cpu=$(awk -v t=$((after - before)) -v hz="$TCK" -v n="$r_requests" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')
+  local pgcpu xacts
+  pgcpu=$(awk -v t=$((pg_after - pg_before)) -v hz="$TCK" -v n="$r_requests" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')
+  xacts=$(awk -v t=$((xacts_after - xacts_before)) -v n="$r_requests" 'BEGIN {printf "%.1f", t / n}')
   [ -z "$HEALTHZ_RATE" ] && HEALTHZ_RATE=$rate
   local xh xp
   xh=$(awk -v a="$rate" -v b="$HEALTHZ_RATE" 'BEGIN {printf "%.3f", a / b}')
@@ -123,8 +138,8 @@ phase() { # name, request file, "distinct" when no request may be sent twice, se
   local note=""
   [ -n "$distinct" ] && [ "$r_wraps" != 0 ] && note=" (requests reused: $r_wraps wraps)"
   [ "$r_errors" != 0 ] && note="$note (socket errors: $r_errors)"
-  ROWS+=("| $name | $rate | $p50 | $p95 | $p99 | ${r_statuses//,/, }$note | $xh | $xp | $cpu | $(hwm_mb) |")
-  echo "$name: $rate/s, p50 $p50 ms, p95 $p95 ms, p99 $p99 ms, statuses $r_statuses$note, ×healthz $xh, ×pgbench $xp, CPU $cpu ms/request, peak RSS $(hwm_mb) MB"
+  ROWS+=("| $name | $rate | $p50 | $p95 | $p99 | ${r_statuses//,/, }$note | $xh | $xp | $cpu | $pgcpu | $xacts | $(hwm_mb) |")
+  echo "$name: $rate/s, p50 $p50 ms, p95 $p95 ms, p99 $p99 ms, statuses $r_statuses$note, ×healthz $xh, ×pgbench $xp, CPU $cpu ms/request (PostgreSQL $pgcpu), $xacts PostgreSQL transactions/request, peak RSS $(hwm_mb) MB"
 }
 
 echo "idle: RSS $(awk '$1 == "VmRSS:" {printf "%.0f", $2/1024}' "/proc/$PID/status") MB"
@@ -150,8 +165,8 @@ echo "### PostgreSQL: $CONNECTIONS connections, $THREADS wrk threads, ${SECS} s 
 echo
 echo "pgbench one-row INSERT transaction, $PGBENCH_CLIENTS clients: $PGBENCH_TPS tps; GET /healthz: $HEALTHZ_RATE/s"
 echo
-echo "| phase | req/s | p50 ms | p95 ms | p99 ms | statuses | × healthz | × pgbench | CPU ms/req | peak RSS MB |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| phase | req/s | p50 ms | p95 ms | p99 ms | statuses | × healthz | × pgbench | server CPU ms/req | PostgreSQL CPU ms/req | PostgreSQL xacts/req | peak RSS MB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
 echo
 # The crowded events: each one reached is full to the seat, its counters match its rows.
