@@ -100,7 +100,10 @@ cpu_ticks() { sed 's/.*) //' "/proc/$PID/stat" | awk '{print $12 + $13}'; }
 # committed in the bench database, statements outside a transaction each
 # counting one: round trips a request costs, roughly.
 pg_ticks() { for p in $(pgrep -x postgres); do sed 's/.*) //' "/proc/$p/stat" 2>/dev/null; done | awk '{t += $12 + $13} END {print t + 0}'; }
-pg_xacts() { sleep 1.2; sql -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"; }
+# A backend reports its counts within 10 s of going idle, so each reading
+# waits that long; one reading ends a phase and starts the next.
+XACTS=
+pg_xacts() { sleep 11; sql -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"; }
 hwm_mb() { awk '$1 == "VmHWM:" {printf "%.0f", $2/1024}' "/proc/$PID/status"; }
 
 ROWS=()
@@ -109,7 +112,8 @@ PGBENCH_TPS=
 phase() { # name, request file, "distinct" when no request may be sent twice, seconds
   local name=$1 file=$2 distinct=${3:-} secs=${4:-$SECS} before after out line
   local pg_before xacts_before
-  xacts_before=$(pg_xacts)
+  [ -n "$XACTS" ] || XACTS=$(pg_xacts)
+  xacts_before=$XACTS
   pg_before=$(pg_ticks)
   before=$(cpu_ticks)
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 10s --latency \
@@ -118,6 +122,7 @@ phase() { # name, request file, "distinct" when no request may be sent twice, se
   local pg_after xacts_after
   pg_after=$(pg_ticks)
   xacts_after=$(pg_xacts)
+  XACTS=$xacts_after
   echo "$out" >>"$WORK/wrk.log"
   line=$(echo "$out" | grep '^RESULT')
   eval "$(echo "${line#RESULT }" | tr ' ' '\n' | sed 's/^/local r_/')"
@@ -148,6 +153,7 @@ phase "GET /healthz" healthz
 PGBENCH_TPS=$(pgbench -n -c "$PGBENCH_CLIENTS" -j "$THREADS" -T "$SECS" -f benches/wrk/pgbench_insert.sql "$PGURL/$DB" 2>&1 |
   awk '/^tps/ {printf "%.0f", $3; exit}')
 echo "pgbench one-row INSERT transaction, $PGBENCH_CLIENTS clients: $PGBENCH_TPS tps"
+XACTS= # pgbench's transactions are not the next phase's
 phase "check-in, first scan" scans distinct
 # The tickets scanned above, again (fewer than the phase sends: each is
 # scanned several times over, all repeats: the wraps are expected).
