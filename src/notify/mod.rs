@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod clock;
 pub mod custom;
 pub mod kinds;
+pub mod lease;
 pub mod mailings;
 pub mod outbox;
 pub mod routes;

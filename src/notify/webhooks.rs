@@ -23,8 +23,8 @@ use chrono::{TimeDelta, Utc};
 use hmac::{Hmac, Mac};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, ExprTrait, LockBehavior, LockType},
+    QueryFilter, Set,
+    sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -33,7 +33,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::backoff::backoff_after;
+use super::{backoff::backoff_after, lease::claim};
 use crate::{
     config::WebhookSettings,
     db,
@@ -235,7 +235,7 @@ impl Deliverer {
     /// Sends one batch of due deliveries; returns how many were claimed.
     pub async fn run_once(&self) -> Result<usize, DbErr> {
         let lease = TimeDelta::seconds(self.settings.timeout_secs as i64 * 3 + 30);
-        let (rows, token) = claim(&self.db, lease).await?;
+        let (rows, token) = claim::<webhook_deliveries::Entity>(&self.db, BATCH, lease).await?;
         for row in &rows {
             let endpoint = webhook_endpoints::Entity::find_by_id(row.endpoint_id)
                 .one(&self.db)
@@ -333,36 +333,6 @@ impl Deliverer {
         update.exec(&self.db).await?;
         Ok(())
     }
-}
-
-/// Claims up to a batch of due deliveries under one new lease token.
-async fn claim(
-    db_conn: &DatabaseConnection,
-    lease: TimeDelta,
-) -> Result<(Vec<webhook_deliveries::Model>, Uuid), DbErr> {
-    use webhook_deliveries::Column as C;
-    let txn = db::begin_write(db_conn).await?;
-    let now = db::now();
-    let rows = webhook_deliveries::Entity::find()
-        .filter(C::Status.eq(DeliveryStatus::Pending))
-        .filter(C::NextAttemptAt.lte(now))
-        .filter(C::LockedUntil.is_null().or(C::LockedUntil.lt(now)))
-        .order_by_asc(C::NextAttemptAt)
-        .limit(BATCH)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .all(&txn)
-        .await?;
-    let token = Uuid::new_v4();
-    if !rows.is_empty() {
-        webhook_deliveries::Entity::update_many()
-            .col_expr(C::LockedUntil, Expr::value(Some(now + lease)))
-            .col_expr(C::LeaseToken, Expr::value(Some(token)))
-            .filter(C::Id.is_in(rows.iter().map(|r| r.id)))
-            .exec(&txn)
-            .await?;
-    }
-    txn.commit().await?;
-    Ok((rows, token))
 }
 
 /// Puts a delivery back in the queue, due now, with a fresh set of tries,

@@ -23,16 +23,15 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::TimeDelta;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    UpdateMany,
-    sea_query::{Expr, ExprTrait, LockBehavior, LockType},
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, UpdateMany,
+    sea_query::{Expr, ExprTrait},
 };
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{
-    backoff::backoff_after, clock::Clock, schedule::Scheduler, templates, transport::Transport,
-    webhooks::Deliverer,
+    backoff::backoff_after, clock::Clock, lease::claim, schedule::Scheduler, templates,
+    transport::Transport, webhooks::Deliverer,
 };
 use crate::{
     config::{EmailSettings, Settings},
@@ -153,7 +152,7 @@ impl Worker {
     /// Sends one batch of due emails; returns how many were claimed.
     pub async fn run_once(&self) -> Result<usize, DbErr> {
         let lease = TimeDelta::seconds(self.settings.lease_secs as i64);
-        let (rows, token) = claim(&self.db, BATCH, lease).await?;
+        let (rows, token) = claim::<notifications::Entity>(&self.db, BATCH, lease).await?;
         for (i, row) in rows.iter().enumerate() {
             if self.stopping() {
                 release(&self.db, token, rows[i..].iter().map(|r| r.id)).await?;
@@ -279,37 +278,6 @@ async fn renew(
         .exec(db_conn)
         .await?;
     Ok((res.rows_affected == 1).then_some(renewed))
-}
-
-/// Claims up to `batch` due rows under one new lease token.
-async fn claim(
-    db_conn: &DatabaseConnection,
-    batch: u64,
-    lease: TimeDelta,
-) -> Result<(Vec<notifications::Model>, Uuid), DbErr> {
-    use notifications::Column as C;
-    let txn = db::begin_write(db_conn).await?;
-    let now = db::now();
-    let rows = notifications::Entity::find()
-        .filter(C::Status.eq(NotificationStatus::Pending))
-        .filter(C::NextAttemptAt.lte(now))
-        .filter(C::LockedUntil.is_null().or(C::LockedUntil.lt(now)))
-        .order_by_asc(C::NextAttemptAt)
-        .limit(batch)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .all(&txn)
-        .await?;
-    let token = Uuid::new_v4();
-    if !rows.is_empty() {
-        notifications::Entity::update_many()
-            .col_expr(C::LockedUntil, Expr::value(Some(now + lease)))
-            .col_expr(C::LeaseToken, Expr::value(Some(token)))
-            .filter(C::Id.is_in(rows.iter().map(|r| r.id)))
-            .exec(&txn)
-            .await?;
-    }
-    txn.commit().await?;
-    Ok((rows, token))
 }
 
 /// The wait before the next try after `attempts` failed ones.
