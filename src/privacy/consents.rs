@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::types::*;
 use crate::{
-    accounts::consent,
+    accounts::{consent, service::find_user},
     db,
     entities::{consents, users},
     http::{ApiError, FieldErrors},
@@ -29,10 +29,7 @@ pub async fn view(
 }
 
 pub async fn current(state: &AppState, user_id: Uuid) -> Result<ConsentsView, ApiError> {
-    let user = users::Entity::find_by_id(user_id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::NotFound("user"))?;
+    let user = find_user(&state.db, user_id).await?;
     view(&state.db, &user, &state.settings.privacy.notice_version).await
 }
 
