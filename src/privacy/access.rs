@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use super::types::*;
 use crate::{
-    entities::{audit_log, audit_subjects, employers, users},
+    entities::{audit_log, audit_subjects, employers},
     http::{ApiError, Page, pagination::PageRequest},
+    intents::lookups::users_by_id,
 };
 
 const KINDS: [&str; 4] = ["write", "read", "export", "system"];
@@ -127,14 +128,7 @@ pub async fn access_log(
         select = select.filter(A::Id.lt(after));
     }
     let rows = select.all(conn).await?;
-    let actor_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.actor_id).collect();
-    let actors: HashMap<Uuid, users::Model> = users::Entity::find()
-        .filter(users::Column::Id.is_in(actor_ids))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u))
-        .collect();
+    let actors = users_by_id(conn, rows.iter().filter_map(|r| r.actor_id)).await?;
     let employer_ids: Vec<Uuid> = actors.values().filter_map(|u| u.employer_id).collect();
     let employers: HashMap<Uuid, String> = employers::Entity::find()
         .filter(employers::Column::Id.is_in(employer_ids))
