@@ -783,34 +783,45 @@ async fn the_retention_command_prints_what_it_would_do_and_does_it() {
     )
     .await;
     let audit_rows = app.count("audit_log").await;
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nuancheng"))
-            .args(args)
-            .env("NUANCHENG_ENV", "test")
-            .env(
-                "NUANCHENG_CONFIG_DIR",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
-            )
-            .env("NUANCHENG__DATABASE__URL", &app.state.settings.database.url)
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("the binary runs");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "{args:?}: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
+    // The binary runs on a blocking thread: this test's runtime also drives
+    // the app's own background tasks, and a write they hold open must be
+    // able to finish while the command waits for SQLite's lock.
+    let url = app.state.settings.database.url.clone();
+    let run = |args: &'static [&'static str]| {
+        let url = url.clone();
+        async move {
+            let out = tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_nuancheng"))
+                    .args(args)
+                    .env("NUANCHENG_ENV", "test")
+                    .env(
+                        "NUANCHENG_CONFIG_DIR",
+                        concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
+                    )
+                    .env("NUANCHENG__DATABASE__URL", url)
+                    .env("RUST_LOG", "warn")
+                    .output()
+                    .expect("the binary runs")
+            })
+            .await
+            .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                out.status.success(),
+                "{args:?}: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            stdout
+        }
     };
 
-    let planned = run(&["retention", "--dry-run"]);
+    let planned = run(&["retention", "--dry-run"]).await;
     assert!(planned.contains("dry run"), "{planned}");
     assert!(planned.contains("to anonymise: 1"), "{planned}");
     assert!(user(&app, &student.id).await.anonymised_at.is_none());
     assert_eq!(app.count("audit_log").await, audit_rows);
 
-    let done = run(&["retention"]);
+    let done = run(&["retention"]).await;
     assert!(done.contains("anonymised: 1"), "{done}");
     assert!(user(&app, &student.id).await.anonymised_at.is_some());
     assert_eq!(
