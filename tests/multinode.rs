@@ -438,8 +438,8 @@ async fn three_nodes_and_two_workers_share_one_truth() {
     assert_eq!(copies.len(), 30, "every late student got the confirmation");
     let twice: Vec<_> = copies.values().filter(|ids| ids.len() > 1).collect();
     assert!(
-        twice.len() <= 1,
-        "only the email being handed over may go out again: {twice:?}"
+        twice.len() <= 8,
+        "only the emails being handed over (8 at most) may go out again: {twice:?}"
     );
     for ids in twice {
         assert!(

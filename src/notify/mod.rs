@@ -14,7 +14,9 @@ pub mod routes;
 #[cfg(test)]
 mod samples;
 pub mod schedule;
+mod smtp;
 pub mod templates;
+mod tls;
 pub mod transport;
 pub mod unsubscribe;
 pub mod webhooks;

@@ -2,21 +2,21 @@
 //! (the embedded default, so a laptop needs no mail server).
 
 use lettre::{
-    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    AsyncFileTransport, AsyncTransport, Message, Tokio1Executor,
     message::{
         Attachment as MailAttachment, Mailbox, MultiPart,
         header::{ContentType, HeaderName, HeaderValue},
     },
 };
 
-use super::outbox::Attachment;
+use super::{outbox::Attachment, smtp::Smtp};
 use crate::{
     config::{EmailSettings, EmailTransportKind},
     entities::notifications,
 };
 
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(Smtp),
     File(AsyncFileTransport<Tokio1Executor>),
 }
 
@@ -24,13 +24,10 @@ impl Transport {
     pub fn from_settings(settings: &EmailSettings) -> Result<Self, String> {
         match settings.transport {
             EmailTransportKind::Smtp => {
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
-                    .map_err(|e| format!("email.smtp_url {:?}: {e}", settings.smtp_url))?
-                    .timeout(Some(std::time::Duration::from_secs(
-                        settings.smtp_timeout_secs,
-                    )))
-                    .build();
-                Ok(Self::Smtp(transport))
+                let timeout = std::time::Duration::from_secs(settings.smtp_timeout_secs);
+                Smtp::new(&settings.smtp_url, timeout)
+                    .map(Self::Smtp)
+                    .map_err(|e| format!("email.smtp_url {:?}: {e}", settings.smtp_url))
             }
             EmailTransportKind::File => {
                 std::fs::create_dir_all(&settings.file_dir)
@@ -43,7 +40,7 @@ impl Transport {
     pub async fn send(&self, from: &str, row: &notifications::Model) -> Result<(), String> {
         let message = build_message(from, row)?;
         match self {
-            Self::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+            Self::Smtp(t) => t.send(&message).await,
             Self::File(t) => t.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
         }
     }

@@ -15,7 +15,6 @@
 
 use std::{
     net::{IpAddr, SocketAddr},
-    sync::Arc,
     time::Duration,
 };
 
@@ -377,23 +376,7 @@ async fn post(
         body.len()
     );
     if url.scheme() == "https" {
-        use tokio_rustls::rustls::{ClientConfig, RootCertStore, pki_types::ServerName};
-        let roots = RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-        };
-        let config = ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let name = ServerName::try_from(
-            host.trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-        )
-        .map_err(|e| e.to_string())?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(name, stream)
-            .await
-            .map_err(|e| format!("TLS: {e}"))?;
+        let tls = super::tls::connect(host, stream).await?;
         exchange(tls, &request).await
     } else {
         exchange(stream, &request).await

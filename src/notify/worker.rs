@@ -19,7 +19,9 @@
 //! their bodies only until they are sent or given up: then the bodies are
 //! replaced by a note, so no usable secret stays at rest in the outbox.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use futures_util::{StreamExt, stream};
 
 use chrono::TimeDelta;
 use sea_orm::{
@@ -39,7 +41,9 @@ use crate::{
     entities::notifications::{self, NotificationStatus},
 };
 
-const BATCH: u64 = 20;
+const BATCH: u64 = 64;
+/// Emails handed to the mail server at once (each on its own connection).
+const SENDING_AT_ONCE: usize = 8;
 
 pub struct Worker {
     db: DatabaseConnection,
@@ -101,7 +105,7 @@ impl Worker {
         }
     }
 
-    /// The worker stops when `stop` turns true: it finishes the email it is
+    /// The worker stops when `stop` turns true: it finishes the emails it is
     /// handing to the mail server, gives the rest of its batch back (their
     /// leases cleared, so another worker takes them at once) and returns.
     pub fn stopped_by(mut self, stop: watch::Receiver<bool>) -> Self {
@@ -150,13 +154,48 @@ impl Worker {
     }
 
     /// Sends one batch of due emails; returns how many were claimed.
+    ///
+    /// Emails to different people go out at once (up to [`SENDING_AT_ONCE`]);
+    /// one person's emails go one after the other, in the order they were
+    /// queued, so a confirmation never arrives after the reminder it
+    /// precedes.
     pub async fn run_once(&self) -> Result<usize, DbErr> {
         let lease = TimeDelta::seconds(self.settings.lease_secs as i64);
         let (rows, token) = claim::<notifications::Entity>(&self.db, BATCH, lease).await?;
-        for (i, row) in rows.iter().enumerate() {
+        let claimed = rows.len();
+        let outcomes: Vec<Result<Vec<Uuid>, DbErr>> =
+            stream::iter(by_recipient(rows).map(|queue| self.send_in_order(queue, token, lease)))
+                .buffer_unordered(SENDING_AT_ONCE)
+                .collect()
+                .await;
+        let mut unsent = Vec::new();
+        let mut failed = None;
+        for outcome in outcomes {
+            match outcome {
+                Ok(ids) => unsent.extend(ids),
+                Err(e) => failed = Some(e),
+            }
+        }
+        if !unsent.is_empty() {
+            release(&self.db, token, unsent.into_iter()).await?;
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(claimed),
+        }
+    }
+
+    /// Sends one person's emails in order; the ids of those not tried
+    /// because the worker is stopping.
+    async fn send_in_order(
+        &self,
+        queue: Vec<notifications::Model>,
+        token: Uuid,
+        lease: TimeDelta,
+    ) -> Result<Vec<Uuid>, DbErr> {
+        for (i, row) in queue.iter().enumerate() {
             if self.stopping() {
-                release(&self.db, token, rows[i..].iter().map(|r| r.id)).await?;
-                break;
+                return Ok(queue[i..].iter().map(|r| r.id).collect());
             }
             let Some(token) = renew(&self.db, row.id, token, lease).await? else {
                 tracing::info!(id = %row.id, "mail taken over by another worker; skipped");
@@ -165,7 +204,7 @@ impl Worker {
             let outcome = self.transport.send(&self.settings.from, row).await;
             self.record(row, token, outcome).await?;
         }
-        Ok(rows.len())
+        Ok(Vec::new())
     }
 
     async fn record(
@@ -237,6 +276,24 @@ fn redact(update: UpdateMany<notifications::Entity>) -> UpdateMany<notifications
     update
         .col_expr(C::TextBody, Expr::value(REDACTED))
         .col_expr(C::HtmlBody, Expr::value(format!("<p>{REDACTED}</p>")))
+}
+
+/// The claimed rows grouped by recipient, each group in claim order.
+fn by_recipient(
+    rows: Vec<notifications::Model>,
+) -> impl Iterator<Item = Vec<notifications::Model>> {
+    let mut queues: Vec<Vec<notifications::Model>> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for row in rows {
+        match index.get(&row.to_email) {
+            Some(&i) => queues[i].push(row),
+            None => {
+                index.insert(row.to_email.clone(), queues.len());
+                queues.push(vec![row]);
+            }
+        }
+    }
+    queues.into_iter()
 }
 
 /// Gives claimed rows that were not sent back to the queue, due as before.

@@ -219,6 +219,13 @@ impl MailSink {
             if lines.read_line(&mut line).await? == 0 {
                 return Ok(());
             }
+            // A server that goes down drops the connections it holds too.
+            if !self.accepting.load(Ordering::SeqCst) {
+                write
+                    .write_all(b"421 sink.test Service not available\r\n")
+                    .await?;
+                return Ok(());
+            }
             let command = line.trim_end().to_ascii_uppercase();
             let reply: &[u8] = if command.starts_with("EHLO") {
                 b"250-sink.test\r\n250 8BITMIME\r\n"
