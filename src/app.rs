@@ -89,9 +89,14 @@ impl Application {
         actix_web::rt::spawn(mark_shutdown(state.clone()));
         if state.db.get_database_backend() == DbBackend::Postgres {
             // One listener per process hears every process's committed changes.
+            let callers = state.callers.clone();
             actix_web::rt::spawn(db::relay_changes(
                 state.settings.database.url.trim().to_owned(),
                 state.live.clone(),
+                move |user| match user {
+                    Some(id) => callers.forget(id),
+                    None => callers.forget_all(),
+                },
             ));
         }
         let shared = state.clone();

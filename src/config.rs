@@ -100,6 +100,9 @@ pub struct AuthSettings {
     pub max_concurrent_hashes: usize,
     /// How long a request waits for a hashing slot before 503 `busy`.
     pub hash_wait_ms: u64,
+    /// How long a signed-in user read from the database serves later
+    /// requests (changes are forgotten at once); 0 reads it every time.
+    pub caller_cache_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

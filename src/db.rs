@@ -148,13 +148,22 @@ pub async fn announce<C: ConnectionTrait>(conn: &C, event_id: uuid::Uuid) -> Res
     .map(|_| ())
 }
 
+/// The PostgreSQL channel on which a trigger names each changed user
+/// (migration `m20261127_180000_announce_user_changes`).
+pub const USERS_CHANNEL: &str = "nuancheng_users";
+
 /// Forwards every event id announced on PostgreSQL, by any process, to
-/// `live`, for this process's dashboards. Runs for ever on its own
-/// connection; when the connection drops it connects again, waiting longer
-/// after each failure in a row (from 0.2 s up to 30 s). Whenever it (re)starts listening it sends
-/// the nil id, which asks every feed to recount: announcements made while
-/// nobody listened are lost.
-pub async fn relay_changes(url: String, live: tokio::sync::broadcast::Sender<uuid::Uuid>) {
+/// `live`, for this process's dashboards, and every changed user's id to
+/// `user_changed`. Runs for ever on its own connection; when the connection
+/// drops it connects again, waiting longer after each failure in a row
+/// (from 0.2 s up to 30 s). Whenever it (re)starts listening it sends the
+/// nil id, which asks every feed to recount, and `user_changed(None)`:
+/// announcements made while nobody listened are lost.
+pub async fn relay_changes(
+    url: String,
+    live: tokio::sync::broadcast::Sender<uuid::Uuid>,
+    user_changed: impl Fn(Option<uuid::Uuid>),
+) {
     const FIRST_WAIT: Duration = Duration::from_millis(200);
     let mut wait = FIRST_WAIT;
     loop {
@@ -166,22 +175,25 @@ pub async fn relay_changes(url: String, live: tokio::sync::broadcast::Sender<uui
             continue;
         }
         let _ = live.send(uuid::Uuid::nil());
+        user_changed(None);
         loop {
             match listener.hear().await {
                 Ok(Some(notice)) => match notice.payload().parse() {
+                    Ok(id) if notice.channel() == USERS_CHANNEL => {
+                        wait = FIRST_WAIT;
+                        user_changed(Some(id));
+                    }
                     Ok(event_id) => {
                         wait = FIRST_WAIT;
                         let _ = live.send(event_id);
                     }
-                    Err(_) => tracing::warn!(
-                        payload = notice.payload(),
-                        "a live notice without an event id"
-                    ),
+                    Err(_) => tracing::warn!(payload = notice.payload(), "a notice without an id"),
                 },
                 // The connection dropped and was opened again: some notices
                 // may be lost, so every feed recounts.
                 Ok(None) => {
                     let _ = live.send(uuid::Uuid::nil());
+                    user_changed(None);
                 }
                 Err(error) => {
                     tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "live changes no longer heard; listening again");
@@ -208,7 +220,7 @@ impl Listening {
         let listener = self
             .0
             .insert(sea_orm::sqlx::postgres::PgListener::connect(url).await?);
-        listener.listen(LIVE_CHANNEL).await
+        listener.listen_all([LIVE_CHANNEL, USERS_CHANNEL]).await
     }
 
     async fn hear(

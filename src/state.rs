@@ -14,7 +14,10 @@ use uuid::Uuid;
 
 use crate::{
     config::Settings,
-    http::{gate::Gate, metrics::Metrics, ratelimit::RateLimiter, streams::StreamSlots},
+    http::{
+        callers::Callers, gate::Gate, metrics::Metrics, ratelimit::RateLimiter,
+        streams::StreamSlots,
+    },
     tokens::JwtKeys,
 };
 
@@ -28,6 +31,9 @@ pub struct AppState {
     /// Bounds the password hashes running at once, so a flood of logins or
     /// resets cannot take every core and all the memory.
     pub hashing: Gate,
+    /// Signed-in users read a moment ago, so a request need not read its
+    /// caller again.
+    pub callers: Arc<Callers>,
     /// Event ids whose counts just changed (a check-in, a registration), for
     /// the live dashboards of this process. Other processes' changes reach
     /// a dashboard through its event's one-second poll.
@@ -92,6 +98,9 @@ impl AppState {
                 settings.auth.max_concurrent_hashes,
                 Duration::from_millis(settings.auth.hash_wait_ms),
             ),
+            callers: Arc::new(Callers::new(Duration::from_millis(
+                settings.auth.caller_cache_ms,
+            ))),
             metrics: Arc::new(Metrics::default()),
             live: tokio::sync::broadcast::channel(1024).0,
             feeds: Feeds::default(),

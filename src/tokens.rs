@@ -94,6 +94,7 @@ mod tests {
             invitation_ttl_days: 7,
             max_concurrent_hashes: 0,
             hash_wait_ms: 2000,
+            caller_cache_ms: 5000,
         }
     }
 

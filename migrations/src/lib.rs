@@ -15,6 +15,7 @@ mod m20261127_160000_create_privacy;
 mod m20261127_170000_create_scheduled_mail;
 mod m20261127_171000_create_webhooks;
 mod m20261127_172000_create_mail_templates;
+mod m20261127_180000_announce_user_changes;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_170000_create_scheduled_mail::Migration),
             Box::new(m20261127_171000_create_webhooks::Migration),
             Box::new(m20261127_172000_create_mail_templates::Migration),
+            Box::new(m20261127_180000_announce_user_changes::Migration),
         ]
     }
 }

@@ -96,5 +96,6 @@ pub async fn update_user(
         revoke_all_of(&txn, id, now).await?;
     }
     txn.commit().await?;
+    state.callers.forget(id);
     Ok(user)
 }

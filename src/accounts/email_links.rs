@@ -123,6 +123,7 @@ pub async fn verify_email(state: &AppState, input: TokenRequest) -> Result<(), A
         .exec(&txn)
         .await?;
     txn.commit().await?;
+    state.callers.forget(user_id);
     Ok(())
 }
 
@@ -197,6 +198,7 @@ pub async fn confirm_password_reset(
         .await?;
     revoke_all_of(&txn, user_id, now).await?;
     txn.commit().await?;
+    state.callers.forget(user_id);
     Ok(())
 }
 

@@ -288,7 +288,9 @@ pub async fn update_me(
         crate::notify::unsubscribe::set_follow_ups(&state.db, user_id, follow_ups).await?;
     }
     user.updated_at = Set(db::now());
-    Ok(user.update(&state.db).await?)
+    let user = user.update(&state.db).await?;
+    state.callers.forget(user_id);
+    Ok(user)
 }
 
 /// The employer an account is to belong to, or 422 on `employer_id`.

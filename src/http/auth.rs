@@ -1,12 +1,14 @@
 //! Who is calling. Each role is an extractor, so a handler's signature says
 //! who may call it: `Caller` (anyone signed in), `Organiser` (organisers and
-//! admins), `Admin`. The user is loaded on every request, so a disabled
-//! account or a changed role takes effect at once, not when a token expires.
+//! admins), `Admin`. The user comes from the database, or from
+//! [`super::callers`] for a few seconds after it was read there; every
+//! change to a user is forgotten there at once (in every process, on
+//! PostgreSQL), so a disabled account or a changed role takes effect on the
+//! next request, not when a token expires.
 
 use std::{future::Future, pin::Pin};
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
-use sea_orm::EntityTrait;
 use uuid::Uuid;
 
 use super::error::ApiError;
@@ -66,8 +68,9 @@ pub async fn authenticate(
     let claims = state.jwt.verify(&token).ok_or_else(|| {
         ApiError::unauthorized("invalid_token", "the access token is invalid or expired")
     })?;
-    let user = users::Entity::find_by_id(claims.sub)
-        .one(&state.db)
+    let user = state
+        .callers
+        .user(&state.db, claims.sub)
         .await?
         .ok_or_else(|| ApiError::unauthorized("invalid_token", "the account no longer exists"))?;
     if user.disabled_at.is_some() {

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod callers;
 pub mod error;
 pub mod export;
 pub mod gate;

@@ -65,5 +65,6 @@ pub async fn update(
     )
     .await?;
     txn.commit().await?;
+    state.callers.forget(user_id);
     view(&state.db, &user, in_force).await
 }

@@ -84,6 +84,7 @@ pub async fn delete_me(
     let txn = db::begin_write(&state.db).await?;
     erase(&txn, &user, db::now()).await?;
     txn.commit().await?;
+    state.callers.forget(user.id);
     Ok(())
 }
 

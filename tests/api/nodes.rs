@@ -150,3 +150,60 @@ async fn processes_migrating_at_once_apply_each_migration_once() {
             .is_empty()
     );
 }
+
+/// Each process keeps the users it read for a while (`auth.caller_cache_ms`,
+/// a minute here) instead of reading the caller on every request. A user
+/// disabled by hand-written SQL, enabled again, then disabled through
+/// process A is refused or served by process B from its next request on: a
+/// trigger announces every change to a `users` row and B forgets the user.
+#[actix_web::test]
+async fn a_user_changed_through_one_process_is_seen_by_another_at_once() {
+    use sea_orm::ConnectionTrait;
+    if postgres_or_skip("a_user_changed_through_one_process_is_seen_by_another_at_once").is_none() {
+        return;
+    }
+    let a = spawn_app_with(|s| s.auth.caller_cache_ms = 60_000).await;
+    let b = spawn_peer(&a, |s| s.auth.caller_cache_ms = 60_000).await;
+    let admin = a.admin().await;
+    let student = a.student("master", 2027).await;
+    let b_answers = |status: u16| {
+        let (b, token) = (&b, student.token.clone());
+        async move {
+            let started = std::time::Instant::now();
+            loop {
+                let me = b.get("/api/v1/me", Some(&token)).await;
+                if me.status.as_u16() == status {
+                    return me;
+                }
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(2),
+                    "B still answers {} after {:?}",
+                    me.status,
+                    started.elapsed()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    b_answers(200).await;
+    let sql = |disabled: &str| {
+        format!(
+            "UPDATE users SET disabled_at = {disabled} WHERE id = '{}'",
+            student.id
+        )
+    };
+    a.db().execute_unprepared(&sql("now()")).await.unwrap();
+    b_answers(401).await.assert_problem(401, "account_disabled");
+    a.db().execute_unprepared(&sql("NULL")).await.unwrap();
+    b_answers(200).await;
+
+    let disabled = a
+        .patch(
+            &format!("/api/v1/users/{}", student.id),
+            Some(&admin),
+            &serde_json::json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(disabled.status.as_u16(), 200, "{}", disabled.body);
+    b_answers(401).await.assert_problem(401, "account_disabled");
+}
