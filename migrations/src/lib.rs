@@ -16,6 +16,7 @@ mod m20261127_170000_create_scheduled_mail;
 mod m20261127_171000_create_webhooks;
 mod m20261127_172000_create_mail_templates;
 mod m20261127_180000_announce_user_changes;
+mod m20261127_181000_add_checkin_thanks_pending;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_171000_create_webhooks::Migration),
             Box::new(m20261127_172000_create_mail_templates::Migration),
             Box::new(m20261127_180000_announce_user_changes::Migration),
+            Box::new(m20261127_181000_add_checkin_thanks_pending::Migration),
         ]
     }
 }

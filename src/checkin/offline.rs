@@ -9,7 +9,7 @@ use uuid::Uuid;
 use sha2::{Digest, Sha256};
 
 use super::{
-    service::{EmployerList, Scanned, door, refuse_closed, scan},
+    service::{Scanned, door, refuse_closed, scan},
     types::*,
 };
 use crate::{
@@ -49,7 +49,6 @@ pub async fn batch(
             format!("send at most {MAX_BATCH} check-ins at a time"),
         ));
     }
-    let mut employers = EmployerList::default();
     let by = Admitter::of(caller);
     let mut answer = BatchAnswer {
         checked_in: 0,
@@ -60,16 +59,7 @@ pub async fn batch(
     for (index, item) in items.into_iter().enumerate() {
         let client_checkin_id = item.client_checkin_id;
         let prefix = format!("checkins[{index}].");
-        let outcome = scan(
-            state,
-            &by,
-            &event,
-            item,
-            CheckinSource::Offline,
-            &prefix,
-            &mut employers,
-        )
-        .await;
+        let outcome = scan(state, &by, &event, item, CheckinSource::Offline, &prefix).await;
         let entry = match outcome {
             Ok(scanned) => {
                 let (status, a) = match scanned {

@@ -21,19 +21,9 @@ use crate::{
         registrations::{self, RegistrationStatus},
         users,
     },
-    events::{
-        access::{Access, find_visible_event},
-        calendar::facts,
-        service::employers_of,
-        types::EventEmployer,
-    },
+    events::access::{Access, find_visible_event},
     http::{ApiError, Caller, FieldErrors, error::is_unique_violation},
-    notify::{
-        self, Rendered,
-        custom::{Student, Wording},
-        kinds::{Extras, TemplateKind},
-        templates,
-    },
+    notify,
     state::AppState,
 };
 
@@ -146,20 +136,6 @@ pub(super) async fn answer<C: ConnectionTrait>(
     })
 }
 
-pub(super) fn employer_lines(employers: Vec<EventEmployer>) -> Vec<templates::EmployerLine> {
-    employers
-        .into_iter()
-        .map(|e| templates::EmployerLine {
-            name: e.name,
-            positions: e
-                .positions
-                .into_iter()
-                .map(|p| (p.title, p.benefits))
-                .collect(),
-        })
-        .collect()
-}
-
 /// Inserts a check-in unless the registration has one; `None` when another
 /// scan got there first.
 pub(super) async fn insert_checkin(
@@ -218,59 +194,6 @@ pub enum Scanned {
     Already(CheckinAnswer),
 }
 
-/// The thank-you email's wording and list of employers, read when the
-/// first student of a request is admitted and kept for the rest of a batch.
-#[derive(Default)]
-pub struct EmployerList(Option<ThanksMail>);
-
-pub(super) struct ThanksMail {
-    pub(super) employers: Vec<templates::EmployerLine>,
-    pub(super) wording: Wording,
-}
-
-impl ThanksMail {
-    pub(super) async fn load(state: &AppState, event: &events::Model) -> Result<Self, ApiError> {
-        Ok(Self {
-            employers: employer_lines(employers_of(&state.db, event.id).await?),
-            wording: Wording::load(
-                &state.db,
-                &state.settings,
-                event,
-                TemplateKind::CheckinThanks,
-            )
-            .await?,
-        })
-    }
-
-    /// The thank-you to `student`.
-    pub(super) fn render(
-        &self,
-        state: &AppState,
-        event: &events::Model,
-        student: &users::Model,
-    ) -> Rendered {
-        self.wording.render(
-            Student::of(student),
-            &facts(&state.settings, event),
-            &self.employers,
-            &Extras::default(),
-        )
-    }
-}
-
-impl EmployerList {
-    async fn get(
-        &mut self,
-        state: &AppState,
-        event: &events::Model,
-    ) -> Result<&ThanksMail, ApiError> {
-        if self.0.is_none() {
-            self.0 = Some(ThanksMail::load(state, event).await?);
-        }
-        Ok(self.0.as_ref().expect("loaded above"))
-    }
-}
-
 /// One scan at an event's door, by `by` (whose right to be there the
 /// caller has checked).
 pub async fn scan(
@@ -280,7 +203,6 @@ pub async fn scan(
     input: CheckinRequest,
     source: CheckinSource,
     field_prefix: &str,
-    employers: &mut EmployerList,
 ) -> Result<Scanned, ApiError> {
     refuse_closed(event)?;
     let mut errors = FieldErrors::new();
@@ -332,7 +254,6 @@ pub async fn scan(
         return Ok(Scanned::Already(already));
     }
 
-    let thanks = employers.get(state, event).await?;
     let now = db::now();
     let checkin = checkins::Model {
         id: Uuid::now_v7(),
@@ -345,6 +266,7 @@ pub async fn scan(
         source,
         scanned_at,
         created_at: now,
+        thanks_pending: true,
     };
     let txn = db::begin_write(&state.db).await?;
     // Still confirmed? A cancellation holds this row while it decides.
@@ -383,8 +305,6 @@ pub async fn scan(
             .map(Scanned::Already)
             .ok_or_else(|| ApiError::internal("a conflicting check-in vanished"));
     };
-    let mail = thanks.render(state, event, &student);
-    notify::enqueue(&txn, &student.email, mail, Vec::new()).await?;
     notify::webhooks::emit(
         &txn,
         notify::webhooks::WebhookEvent::CheckinCreated,
@@ -471,7 +391,6 @@ pub async fn check_in(
         input,
         CheckinSource::Scan,
         "",
-        &mut EmployerList::default(),
     )
     .await
 }

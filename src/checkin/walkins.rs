@@ -4,9 +4,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::{
-    service::{
-        Scanned, ThanksMail, answer, door, insert_checkin, original, parse_gate, refuse_closed,
-    },
+    service::{Scanned, answer, door, insert_checkin, original, parse_gate, refuse_closed},
     types::*,
 };
 use crate::{
@@ -106,8 +104,6 @@ pub async fn walk_in(
         let answer = answer(&state.db, "checked_in", first, &registration, &student, &by).await?;
         return Ok(Scanned::CheckedIn(answer));
     }
-    let thanks = ThanksMail::load(state, &event).await?;
-
     let txn = db::begin_write(&state.db).await?;
     let mut event = lock_event(&txn, event.id).await?;
     refuse_closed(&event)?;
@@ -211,6 +207,7 @@ pub async fn walk_in(
         source: CheckinSource::WalkIn,
         scanned_at: now,
         created_at: now,
+        thanks_pending: true,
     };
     let inserted = insert_checkin(&txn, checkin).await.map_err(|e| {
         if is_unique_violation(&e) {
@@ -229,8 +226,6 @@ pub async fn walk_in(
             .ok_or_else(|| ApiError::internal("a conflicting check-in vanished"))?;
         return Ok(Scanned::Already(already));
     };
-    let mail = thanks.render(state, &event, &student);
-    notify::enqueue(&txn, &student.email, mail, Vec::new()).await?;
     notify::webhooks::emit(
         &txn,
         notify::webhooks::WebhookEvent::CheckinCreated,

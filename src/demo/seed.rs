@@ -371,6 +371,8 @@ pub async fn seed_demo(conn: &DatabaseConnection, notice_version: &str) -> Resul
                 source: CheckinSource::Scan,
                 scanned_at: starts - TimeDelta::minutes(20) + TimeDelta::seconds(s as i64 * 13),
                 created_at: starts - TimeDelta::minutes(20) + TimeDelta::seconds(s as i64 * 13),
+                // The demo's past check-ins write no emails.
+                thanks_pending: false,
             })
             .reset_all()
             .insert(&txn)

@@ -16,6 +16,7 @@ mod samples;
 pub mod schedule;
 mod smtp;
 pub mod templates;
+pub mod thanks;
 mod tls;
 pub mod transport;
 pub mod unsubscribe;

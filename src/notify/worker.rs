@@ -32,7 +32,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{
-    backoff::backoff_after, clock::Clock, lease::claim, schedule::Scheduler, templates,
+    backoff::backoff_after, clock::Clock, lease::claim, schedule::Scheduler, templates, thanks,
     transport::Transport, webhooks::Deliverer,
 };
 use crate::{
@@ -53,6 +53,8 @@ pub struct Worker {
     scheduler: Option<(Scheduler, Duration)>,
     /// Sends webhook deliveries.
     deliverer: Option<Deliverer>,
+    /// Writes the thank-you emails of new check-ins.
+    thanks: Option<Arc<Settings>>,
     /// Turns true when the process is asked to stop.
     stop: watch::Receiver<bool>,
     /// Keeps `stop` open for a worker nobody will stop.
@@ -69,6 +71,7 @@ impl Worker {
             transport,
             scheduler: None,
             deliverer: None,
+            thanks: None,
             stop,
             _unstoppable: Some(keep),
         })
@@ -80,9 +83,11 @@ impl Worker {
         let every = Duration::from_secs(Ord::max(settings.mailings.scan_interval_secs, 1));
         let scheduler = Scheduler::new(db.clone(), Arc::new(settings.clone()), Clock::system());
         let deliverer = Deliverer::new(db.clone(), settings.webhooks.clone());
-        Ok(Self::new(db, settings.email.clone())?
+        let mut worker = Self::new(db, settings.email.clone())?
             .scheduling(scheduler, every)
-            .delivering(deliverer))
+            .delivering(deliverer);
+        worker.thanks = Some(Arc::new(settings.clone()));
+        Ok(worker)
     }
 
     /// The worker also queues scheduled mail, looking every `every`.
@@ -131,6 +136,11 @@ impl Worker {
                 if let Err(e) = self.schedule_due().await {
                     tracing::error!(error = %e, "mail worker: scheduling failed");
                 }
+            }
+            if let Some(settings) = &self.thanks
+                && let Err(e) = thanks::queue_due(&self.db, settings).await
+            {
+                tracing::error!(error = %e, "mail worker: writing thank-you emails failed");
             }
             let delivered = match &self.deliverer {
                 Some(deliverer) => deliverer.run_once().await.unwrap_or_else(|e| {

@@ -188,8 +188,7 @@ async fn an_intent_from_the_door_to_signing_with_its_history() {
         let reply = transition(&app, &s.recruiter, &id, to).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     }
-    let mail = app.sink.wait_for(&student.email, 3).await;
-    assert!(mail.subject().contains("签约"), "{}", mail.subject());
+    let mail = app.sink.wait_for_subject(&student.email, "签约").await;
     let text = mail.text();
     assert!(
         text.contains("煤化工工艺工程师") && text.contains("人才公寓、安家补贴"),

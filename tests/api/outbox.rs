@@ -218,3 +218,50 @@ async fn the_file_transport_writes_eml_files() {
     );
     assert!(text.contains("李雷"), "{text}");
 }
+
+/// A check-in's thank-you email is written by the mail worker, not by the
+/// scan: a check-in made while no worker writes them keeps its email
+/// pending (the flag is committed with the check-in, so nothing is lost),
+/// and two workers started afterwards write and send it once.
+#[actix_web::test]
+async fn a_thank_you_waits_for_a_worker_and_is_written_once() {
+    use crate::checkins::{door, scan, ticket};
+    let app = spawn_app_with(|s| s.server.run_worker = false).await;
+    // A worker that only sends (the invitations `door` waits for).
+    let sender = Worker::new(app.db().clone(), app.state.settings.email.clone()).unwrap();
+    actix_web::rt::spawn(sender.run());
+    let d = door(&app, json!({"capacity": 5})).await;
+    let student = app.student("master", 2027).await;
+    let code = ticket(&app, &d.event, &student).await;
+    let scanned = scan(&app, &d, &d.recruiter, json!({"ticket_code": code})).await;
+    assert_eq!(scanned.status.as_u16(), 201, "{}", scanned.body);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let thanks = "SELECT COUNT(*) FROM notifications WHERE kind = 'checkin_thanks'";
+    assert_eq!(app.scalar(thanks).await, 0);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM checkins WHERE thanks_pending")
+            .await,
+        1
+    );
+
+    for _ in 0..2 {
+        let worker = Worker::for_settings(app.db().clone(), &app.state.settings).unwrap();
+        actix_web::rt::spawn(worker.run());
+    }
+    let mail = app.sink.wait_for_subject(&student.email, "感谢参加").await;
+    assert!(mail.text().contains("新能源研发工程师"), "{}", mail.text());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.scalar(thanks).await, 1);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM checkins WHERE thanks_pending")
+            .await,
+        0
+    );
+    let copies = app
+        .sink
+        .to(&student.email)
+        .iter()
+        .filter(|m| m.subject().contains("感谢参加"))
+        .count();
+    assert_eq!(copies, 1);
+}

@@ -202,6 +202,29 @@ impl MailSink {
         );
     }
 
+    /// The first email to `address` whose subject contains `needle`,
+    /// waiting up to 10 s: for emails that are not queued in a set order
+    /// (a check-in's thank-you is written by the worker a moment later).
+    pub async fn wait_for_subject(&self, address: &str, needle: &str) -> ReceivedMail {
+        for _ in 0..200 {
+            if let Some(mail) = self
+                .to(address)
+                .into_iter()
+                .find(|m| m.subject().contains(needle))
+            {
+                return mail;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no mail to {address} about {needle:?} within 10 s; got {:?}",
+            self.to(address)
+                .iter()
+                .map(ReceivedMail::subject)
+                .collect::<Vec<_>>()
+        );
+    }
+
     async fn session(&self, stream: tokio::net::TcpStream) -> std::io::Result<()> {
         let (read, mut write) = stream.into_split();
         let mut lines = BufReader::new(read);

@@ -5,7 +5,7 @@ use awc::http::StatusCode;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use super::{emails, registered, statuses, the_one};
+use super::{emails, registered, statuses, thanks_emails, the_one};
 use crate::{
     helpers::{CREDIT_CODES, Reply, spawn_app},
     registrations::assert_invariants,
@@ -40,7 +40,7 @@ async fn one_client_checkin_id_twenty_times_at_once() {
         }
     }
     assert_eq!(app.count("checkins").await, 1);
-    assert_eq!(emails(&app, "checkin_thanks").await, 1);
+    assert_eq!(thanks_emails(&app).await, 1);
 }
 
 /// The same `Idempotency-Key` twenty times at once for one registration:

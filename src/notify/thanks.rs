@@ -1,0 +1,102 @@
+//! Thank-you emails after a check-in, written by the mail worker.
+//!
+//! A scan (or a walk-in, or an offline upload) inserts its check-in with
+//! `thanks_pending` set, in its own transaction, and answers: it neither
+//! reads the employers and the event's wording nor renders an email. The
+//! worker takes pending check-ins in batches, renders each event's emails
+//! with one read of its employers and wording, queues them on the outbox
+//! and clears the flags in one transaction. So the email cannot be lost (the
+//! flag is committed with the check-in and cleared only with the queued
+//! email) and goes out once (on PostgreSQL concurrent workers skip each
+//! other's locked rows; SQLite's `BEGIN IMMEDIATE` serialises them).
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+    sea_query::{Expr, LockBehavior, LockType},
+};
+use uuid::Uuid;
+
+use super::{
+    custom::{self, Student, Wording},
+    kinds::{Extras, TemplateKind},
+    outbox,
+    schedule::facts,
+};
+use crate::{
+    config::Settings,
+    db,
+    entities::{checkins, events, users},
+};
+
+/// Check-ins whose emails one transaction writes.
+const BATCH: u64 = 200;
+
+/// Queues the thank-you emails of up to [`BATCH`] pending check-ins;
+/// returns how many check-ins it handled.
+pub async fn queue_due(db_conn: &DatabaseConnection, settings: &Settings) -> Result<usize, DbErr> {
+    let pending = || {
+        checkins::Entity::find()
+            .filter(checkins::Column::ThanksPending.eq(true))
+            .order_by_asc(checkins::Column::CreatedAt)
+    };
+    // A look first, outside a transaction: most of the time there is
+    // nothing, and SQLite's write lock is not worth taking for that.
+    if pending().one(db_conn).await?.is_none() {
+        return Ok(0);
+    }
+    let txn = db::begin_write(db_conn).await?;
+    let mut due = pending().limit(BATCH);
+    if db_conn.get_database_backend() == DbBackend::Postgres {
+        due = due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let due = due.all(&txn).await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let students: HashMap<Uuid, users::Model> = users::Entity::find()
+        .filter(users::Column::Id.is_in(due.iter().map(|c| c.user_id)))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    let mut events: HashMap<Uuid, (events::Model, Wording, Vec<_>)> = HashMap::new();
+    for event in events::Entity::find()
+        .filter(events::Column::Id.is_in(due.iter().map(|c| c.event_id)))
+        .all(&txn)
+        .await?
+    {
+        let wording = Wording::load(&txn, settings, &event, TemplateKind::CheckinThanks).await?;
+        let employers = custom::hiring(&txn, event.id).await?;
+        events.insert(event.id, (event, wording, employers));
+    }
+    for checkin in &due {
+        let (Some(student), Some((event, wording, employers))) = (
+            students.get(&checkin.user_id),
+            events.get(&checkin.event_id),
+        ) else {
+            continue;
+        };
+        // Erased since the scan: nobody to write to.
+        if student.anonymised_at.is_some() {
+            continue;
+        }
+        let mail = wording.render(
+            Student::of(student),
+            &facts(settings, event),
+            employers,
+            &Extras::default(),
+        );
+        outbox::enqueue(&txn, &student.email, mail, Vec::new()).await?;
+    }
+    checkins::Entity::update_many()
+        .col_expr(checkins::Column::ThanksPending, Expr::value(false))
+        .filter(checkins::Column::Id.is_in(due.iter().map(|c| c.id)))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(due.len())
+}
