@@ -43,7 +43,11 @@ DB=nuancheng_bench_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 WORK=$(mktemp -d)
 PID=
 cleanup() {
+  status=$?
   if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+  if [ "$status" -ne 0 ] && [ -s "$WORK/server.log" ]; then
+    echo "the server's last log lines:"; tail -n 20 "$WORK/server.log"
+  fi
   if [ "$KIND" = postgres ]; then
     psql "$PGURL/postgres" -qAtc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null || true
   fi
