@@ -129,7 +129,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                     println!("migrations applied");
                 }
                 MigrateAction::Down { steps } => {
-                    db::migrate_down(&conn, steps)
+                    db::migrate_down(&conn, Some(steps))
                         .await
                         .map_err(|e| e.to_string())?;
                     println!("rolled back {steps} migration(s)");

@@ -56,14 +56,29 @@ const MIGRATION_LOCK: i64 = 0x6e75_616e_6368_656e;
 
 /// Applies every pending migration. On PostgreSQL several processes may
 /// start at once: each waits for the advisory lock, so one applies the
-/// migrations and the others then find nothing left to do.
+/// migrations and the others then find nothing left to do. On SQLite they
+/// run in one write transaction on one connection: a failing migration
+/// leaves nothing half-applied, and no other connection of the pool, whose
+/// copy of the schema may predate a drop, is asked to create anything (it
+/// would answer "already exists").
 pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        let txn = begin_write(db).await?;
+        Migrator::up(&txn, None).await?;
+        return txn.commit().await;
+    }
     with_migration_lock(db, || Migrator::up(db, None)).await
 }
 
-/// Rolls back the last `steps` migrations, under the same lock.
-pub async fn migrate_down(db: &DatabaseConnection, steps: u32) -> Result<(), DbErr> {
-    with_migration_lock(db, || Migrator::down(db, Some(steps))).await
+/// Rolls back the last `steps` migrations, under the same lock (or, on
+/// SQLite, in the same kind of transaction).
+pub async fn migrate_down(db: &DatabaseConnection, steps: Option<u32>) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        let txn = begin_write(db).await?;
+        Migrator::down(&txn, steps).await?;
+        return txn.commit().await;
+    }
+    with_migration_lock(db, || Migrator::down(db, steps)).await
 }
 
 /// Does any migration this binary knows wait to be applied? Reads only: it

@@ -104,14 +104,16 @@ async fn every_migration_rolls_back_and_reapplies() {
     use migration::{Migrator, MigratorTrait};
     let app = spawn_app_with(|s| s.server.run_worker = false).await;
     app.candidate("m@pku.edu.cn").await;
-    Migrator::down(app.db(), None).await.expect("all downs run");
+    nuancheng::db::migrate_down(app.db(), None)
+        .await
+        .expect("all downs run");
     assert!(
         Migrator::get_applied_migrations(app.db())
             .await
             .unwrap()
             .is_empty()
     );
-    Migrator::up(app.db(), None)
+    nuancheng::db::migrate_up(app.db())
         .await
         .expect("all ups run again");
     assert_eq!(app.count("users").await, 0);
