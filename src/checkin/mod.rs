@@ -1,6 +1,7 @@
 //! Check-in at the door: scans, the offline list and batch upload, walk-ins,
 //! and the event's live figures.
 
+mod fast;
 pub mod live;
 pub mod offline;
 pub mod routes;

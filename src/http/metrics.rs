@@ -35,6 +35,7 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     durations: HistogramVec,
+    scans: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -56,10 +57,20 @@ impl Default for Metrics {
             &LABELS,
         )
         .expect("a valid histogram");
+        let scans = IntCounterVec::new(
+            Opts::new(
+                "checkin_scans_total",
+                "Scans answered, by the way taken: one_statement (PostgreSQL) or general.",
+            ),
+            &["way"],
+        )
+        .expect("a valid counter");
         let registry = Registry::new();
-        registry
-            .register(Box::new(requests.clone()))
-            .expect("registered once");
+        for collector in [&requests, &scans] {
+            registry
+                .register(Box::new(collector.clone()))
+                .expect("registered once");
+        }
         registry
             .register(Box::new(durations.clone()))
             .expect("registered once");
@@ -67,6 +78,7 @@ impl Default for Metrics {
             registry,
             requests,
             durations,
+            scans,
         }
     }
 }
@@ -88,6 +100,11 @@ impl Metrics {
         self.durations
             .with_label_values(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a scan answered the `way` named (`one_statement`, `general`).
+    pub fn scan_answered(&self, way: &str) {
+        self.scans.with_label_values(&[way]).inc();
     }
 
     /// Renders every series, followed by the given gauges.

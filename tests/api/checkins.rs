@@ -158,6 +158,19 @@ async fn a_scan_admits_once_and_says_who_arrived() {
     .await;
     assert_eq!(reply.error_fields(), ["scanned_at"], "{}", reply.body);
 
+    // On PostgreSQL every admission and repeat above took one statement;
+    // the refusals went the general way, which has their words.
+    let metrics = app.get("/metrics", None).await;
+    let metrics = metrics.body.as_str().unwrap_or_default();
+    let (fast, general) = if app.is_postgres() { (4, 0) } else { (0, 4) };
+    for (way, n) in [("one_statement", fast), ("general", general)] {
+        let line = format!("checkin_scans_total{{way=\"{way}\"}} {n}");
+        assert!(
+            metrics.contains(&line) || n == 0 && !metrics.contains(&format!("way=\"{way}\"")),
+            "{line} in {metrics}"
+        );
+    }
+
     // A student who has been admitted cannot cancel afterwards.
     let reg = first.body["registration"]["id"].as_str().unwrap();
     app.post(

@@ -387,6 +387,10 @@ impl TestApp {
         &self.state.db
     }
 
+    pub fn is_postgres(&self) -> bool {
+        self.db().get_database_backend() == sea_orm::DbBackend::Postgres
+    }
+
     /// A student written straight to the database with a fresh access
     /// token, for tests that need many of them (no password, no mail).
     pub async fn student(&self, degree: &str, graduation_year: i32) -> Student {

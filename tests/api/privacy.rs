@@ -583,7 +583,7 @@ async fn audit_rows_cannot_be_changed_through_the_api_nor_with_sql() {
         let refused = app.db().execute_unprepared(sql).await;
         assert!(refused.is_err(), "{sql} was allowed");
     }
-    if app.db().get_database_backend() == sea_orm::DbBackend::Postgres {
+    if app.is_postgres() {
         let refused = app.db().execute_unprepared("TRUNCATE audit_log").await;
         assert!(refused.is_err(), "TRUNCATE was allowed");
     }

@@ -373,3 +373,94 @@ async fn private_targets_and_bad_endpoints_are_refused() {
         .await
         .assert_problem(401, "missing_token");
 }
+
+#[actix_web::test]
+async fn a_check_in_reaches_each_endpoint_that_wants_it_once_with_what_was_admitted() {
+    use crate::checkins::{door, scan, ticket};
+    let app = spawn_app_with(|s| s.webhooks.allow_private_targets = true).await;
+    let admin = app.admin().await;
+    let mut receivers = Vec::new();
+    for types in [
+        json!(["checkin.created"]),
+        json!(["registration.created", "checkin.created"]),
+        json!(["registration.created"]),
+    ] {
+        let (url, got) = receiver(vec![]).await;
+        let created = app
+            .post(
+                "/api/v1/webhooks",
+                Some(&admin),
+                &json!({"url": url, "secret": SECRET, "event_types": types}),
+            )
+            .await;
+        assert_eq!(created.status.as_u16(), 201, "{}", created.body);
+        receivers.push((created.body["id"].as_str().unwrap().to_owned(), got));
+    }
+    let d = door(&app, json!({})).await;
+    let student = app.student("phd", 2027).await;
+    let code = ticket(&app, &d.event, &student).await;
+    let first = scan(
+        &app,
+        &d,
+        &d.recruiter,
+        json!({"ticket_code": code, "gate": "南门"}),
+    )
+    .await;
+    assert_eq!(first.status.as_u16(), 201, "{}", first.body);
+    let again = scan(&app, &d, &d.organiser, json!({"ticket_code": code})).await;
+    assert_eq!(again.status.as_u16(), 200, "{}", again.body);
+
+    let checkins_of = |got: &Arc<Mutex<Vec<Received>>>| -> Vec<Received> {
+        got.lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.header("x-nuancheng-event") == "checkin.created")
+            .cloned()
+            .collect()
+    };
+    wait_for(&receivers[0].1, 1).await;
+    wait_for(&receivers[1].1, 2).await;
+    wait_for(&receivers[2].1, 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(checkins_of(&receivers[2].1).is_empty(), "not subscribed");
+    for (endpoint, got) in &receivers[..2] {
+        let delivered = checkins_of(got);
+        assert_eq!(delivered.len(), 1, "one check-in, one delivery");
+        let r = &delivered[0];
+        assert!(verify(SECRET, r.header("x-nuancheng-signature"), &r.body));
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["type"], "checkin.created");
+        let data = &body["data"];
+        assert_eq!(data["checkin_id"], first.body["checkin"]["id"]);
+        assert_eq!(data["event_id"], d.event.as_str());
+        assert_eq!(data["registration_id"], first.body["registration"]["id"]);
+        assert_eq!(data["user_id"], first.body["candidate"]["id"]);
+        assert_eq!(data["source"], "scan");
+        let sent = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+        assert_eq!(
+            sent(&data["scanned_at"]),
+            sent(&first.body["checkin"]["scanned_at"])
+        );
+        assert!(
+            (chrono::Utc::now() - sent(&body["created_at"]).to_utc()).num_seconds() < 60,
+            "{body}"
+        );
+        assert!(uuid::Uuid::parse_str(body["id"].as_str().unwrap()).is_ok());
+
+        // Deliveries are numbered in the order they were made (UUIDv7).
+        let log = app
+            .get(
+                &format!("/api/v1/webhooks/{endpoint}/deliveries"),
+                Some(&admin),
+            )
+            .await;
+        let ids: Vec<uuid::Uuid> = log.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().parse().unwrap())
+            .collect();
+        assert!(ids.iter().all(|id| id.get_version_num() == 7), "{ids:?}");
+        assert_eq!(r.header("x-nuancheng-delivery"), ids[0].to_string());
+    }
+}

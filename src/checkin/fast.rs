@@ -1,0 +1,254 @@
+//! A scan at the door in one statement, on PostgreSQL.
+//!
+//! The usual scan is a first arrival or a ticket shown again. Both are
+//! answered here by one statement: it checks the event and the caller's
+//! place at its door, finds the confirmed registration by its ticket code
+//! (holding it `FOR SHARE`, so a cancellation deciding at that moment comes
+//! first or waits), inserts the check-in `ON CONFLICT DO NOTHING`, writes a
+//! webhook delivery for every endpoint that wants `checkin.created`,
+//! announces the event on the live channel, and returns the student and any
+//! earlier check-in of the ticket. It commits on its own, so the 201 is
+//! durable when it leaves, as on the general path.
+//!
+//! Anything else (an unknown ticket, a closed event, a caller who may not
+//! scan here, a retried `client_checkin_id` sent with another ticket, a
+//! check-in made by a twin scan after this statement's snapshot) finds no
+//! answer here and goes the general way in `service::scan`, which has the
+//! words for every refusal. The rules are the same on both ways: a scan
+//! that this statement would admit, the general path admits too.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{DbBackend, FromQueryResult, Statement};
+use uuid::Uuid;
+
+use super::{
+    service::{CLOCK_SKEW, Scanned, normal_code, parse_gate},
+    types::*,
+};
+use crate::{
+    db,
+    entities::{
+        checkins::{self, CheckinSource},
+        registrations::RegistrationStatus,
+        users::{Degree, Role},
+    },
+    http::{ApiError, Caller, FieldErrors},
+    state::AppState,
+};
+
+/// What the statement found; one row when the ticket is a confirmed
+/// registration of this open event and the caller may scan at its door.
+#[derive(FromQueryResult)]
+struct Found {
+    inserted: i64,
+    registration_id: Uuid,
+    student_id: Uuid,
+    full_name: String,
+    university: Option<String>,
+    major: Option<String>,
+    degree: Option<Degree>,
+    prior_id: Option<Uuid>,
+    prior_client_id: Option<Uuid>,
+    prior_gate: Option<String>,
+    prior_source: Option<CheckinSource>,
+    prior_scanned_at: Option<DateTime<Utc>>,
+    prior_created_at: Option<DateTime<Utc>>,
+    prior_by: Option<Uuid>,
+    prior_by_name: Option<String>,
+    client_id_taken: bool,
+}
+
+/// `$1` event, `$2` staff?, `$3` the recruiter's employer, `$4` scanned_at
+/// as sent, `$5` ticket code, `$6` check-in id, `$7` caller, `$8`
+/// client_checkin_id, `$9` gate, `$10` scanned_at, `$11` now, `$12`-`$14`
+/// the webhook payload's id, created_at and scanned_at as JSON shows them.
+/// A delivery id is a UUIDv7 made from the clock and random bits, as the
+/// application makes them, so deliveries list in the order they were made.
+const SCAN: &str = r#"
+WITH ev AS (
+    SELECT e.id FROM events e
+    WHERE e.id = $1 AND e.status = 'published'
+      AND ($2 OR EXISTS (SELECT 1 FROM event_employers ee
+                         WHERE ee.event_id = e.id AND ee.employer_id = $3))
+      AND ($4::timestamptz IS NULL OR $4::timestamptz >= e.starts_at - interval '1 day')
+), reg AS (
+    SELECT r.id, r.user_id FROM registrations r
+    WHERE r.ticket_code = $5 AND r.event_id = $1 AND r.status = 'confirmed'
+      AND EXISTS (SELECT 1 FROM ev)
+    FOR SHARE OF r
+), ins AS (
+    INSERT INTO checkins (id, event_id, registration_id, user_id, checked_in_by,
+                          client_checkin_id, gate, source, scanned_at, created_at, thanks_pending)
+    SELECT $6, $1, reg.id, reg.user_id, $7, $8, $9, 'scan', $10, $11, true FROM reg
+    ON CONFLICT DO NOTHING
+    RETURNING registration_id, user_id
+), hooks AS (
+    INSERT INTO webhook_deliveries (id, endpoint_id, event_type, payload, status,
+                                    attempts, next_attempt_at, created_at)
+    SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING
+               substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
+               FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid,
+           w.id, 'checkin.created',
+           json_build_object('created_at', $13::text,
+               'data', json_build_object('checkin_id', $6, 'event_id', $1,
+                   'registration_id', ins.registration_id, 'scanned_at', $14::text,
+                   'source', 'scan', 'user_id', ins.user_id),
+               'id', $12, 'type', 'checkin.created')::text,
+           'pending', 0, $11, $11
+    FROM ins, webhook_endpoints w
+    WHERE w.active AND EXISTS (SELECT 1 FROM json_array_elements_text(w.event_types) t(v)
+                               WHERE t.v = 'checkin.created')
+), note AS (
+    SELECT pg_notify('nuancheng_live', $1::text) FROM ins
+)
+SELECT (SELECT count(*) FROM note) AS inserted,
+       reg.id AS registration_id, u.id AS student_id, u.full_name, u.university, u.major, u.degree,
+       p.id AS prior_id, p.client_checkin_id AS prior_client_id, p.gate AS prior_gate,
+       p.source AS prior_source, p.scanned_at AS prior_scanned_at,
+       p.created_at AS prior_created_at, p.checked_in_by AS prior_by, pb.full_name AS prior_by_name,
+       EXISTS (SELECT 1 FROM checkins c WHERE c.client_checkin_id = $8) AS client_id_taken
+FROM reg
+JOIN users u ON u.id = reg.user_id
+LEFT JOIN checkins p ON p.registration_id = reg.id
+LEFT JOIN users pb ON pb.id = p.checked_in_by
+"#;
+
+/// The scan answered in one statement, or `None` for the general path.
+pub async fn scan(
+    state: &AppState,
+    caller: &Caller,
+    event_id: Uuid,
+    input: &CheckinRequest,
+) -> Result<Option<Scanned>, ApiError> {
+    if state.db.get_database_backend() != DbBackend::Postgres {
+        return Ok(None);
+    }
+    let (staff, employer) = match (caller.role, caller.employer_id) {
+        (Role::Organiser | Role::Admin, _) => (true, None),
+        (Role::Recruiter, Some(employer)) => (false, Some(employer)),
+        _ => return Ok(None),
+    };
+    let code = normal_code(&input.ticket_code);
+    let now = db::now();
+    let sent_at = input.scanned_at.map(db::truncate);
+    let mut errors = FieldErrors::new();
+    let gate = parse_gate(&mut errors, "", input.gate.as_deref());
+    if errors.finish().is_err()
+        || code.is_empty()
+        || sent_at.is_some_and(|at| at > now + CLOCK_SKEW)
+    {
+        return Ok(None);
+    }
+    let checkin = checkins::Model {
+        id: Uuid::now_v7(),
+        event_id,
+        registration_id: Uuid::nil(),
+        user_id: Uuid::nil(),
+        checked_in_by: caller.id,
+        client_checkin_id: input.client_checkin_id,
+        gate,
+        source: CheckinSource::Scan,
+        scanned_at: sent_at.unwrap_or(now),
+        created_at: now,
+        thanks_pending: true,
+    };
+    let as_json = |t: DateTime<Utc>| serde_json::to_value(t).map_err(ApiError::internal);
+    let values: Vec<sea_orm::Value> = vec![
+        event_id.into(),
+        staff.into(),
+        employer.into(),
+        sent_at.into(),
+        code.into(),
+        checkin.id.into(),
+        caller.id.into(),
+        checkin.client_checkin_id.into(),
+        checkin.gate.clone().into(),
+        checkin.scanned_at.into(),
+        now.into(),
+        Uuid::now_v7().into(),
+        as_json(now)?.as_str().map(str::to_owned).into(),
+        as_json(checkin.scanned_at)?
+            .as_str()
+            .map(str::to_owned)
+            .into(),
+    ];
+    let Some(found) = Found::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        SCAN,
+        values,
+    ))
+    .one(&state.db)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let me = Admitter::of(caller);
+    let registration = RegistrationBrief {
+        id: found.registration_id,
+        status: RegistrationStatus::Confirmed,
+    };
+    let candidate = Arrival {
+        id: found.student_id,
+        full_name: found.full_name,
+        university: found.university,
+        major: found.major,
+        degree: found.degree,
+    };
+    let answer = |result: &str, view: CheckinView| CheckinAnswer {
+        result: result.into(),
+        checkin: view,
+        registration: registration.clone(),
+        candidate: candidate.clone(),
+        account_created: None,
+    };
+    if found.inserted > 0 {
+        let _ = state.live.send(event_id);
+        return Ok(Some(Scanned::CheckedIn(answer(
+            "checked_in",
+            CheckinView {
+                id: checkin.id,
+                event_id,
+                registration_id: found.registration_id,
+                gate: checkin.gate,
+                source: checkin.source,
+                scanned_at: checkin.scanned_at,
+                checked_in_at: now,
+                checked_in_by: me,
+            },
+        ))));
+    }
+    let (Some(id), Some(source), Some(scanned_at), Some(created_at), Some(by)) = (
+        found.prior_id,
+        found.prior_source,
+        found.prior_scanned_at,
+        found.prior_created_at,
+        found.prior_by,
+    ) else {
+        // Admitted by a twin scan since this statement's snapshot.
+        return Ok(None);
+    };
+    let sent_again = input.client_checkin_id.is_some();
+    let same_scan = sent_again && found.prior_client_id == input.client_checkin_id;
+    if sent_again && !same_scan && found.client_id_taken {
+        // The id names another check-in: the general path says which.
+        return Ok(None);
+    }
+    let view = CheckinView {
+        id,
+        event_id,
+        registration_id: found.registration_id,
+        gate: found.prior_gate,
+        source,
+        scanned_at,
+        checked_in_at: created_at,
+        checked_in_by: Admitter {
+            id: by,
+            full_name: found.prior_by_name.unwrap_or_default(),
+        },
+    };
+    Ok(Some(if same_scan {
+        Scanned::CheckedIn(answer("checked_in", view))
+    } else {
+        Scanned::Already(answer("already_checked_in", view))
+    }))
+}
