@@ -12,6 +12,8 @@
 #   benches/wrk.sh
 #   BENCH_SECONDS=20 BENCH_PGURL=postgres://postgres@127.0.0.1:5432 benches/wrk.sh
 #   BENCH_DB=sqlite benches/wrk.sh     # a SQLite file; reference: a sqlite3 insert loop
+#   BENCH_BIN=/tmp/nuancheng-before benches/wrk.sh   # a binary built earlier
+#   BENCH_PHASES='healthz scans repeats' benches/wrk.sh  # some phases only
 #
 # Loopback only; needs psql and pgbench against a PostgreSQL that trusts the
 # user (sqlite3 for BENCH_DB=sqlite), installs wrk (Debian) when it is missing.
@@ -35,9 +37,14 @@ ISSUER=nuancheng
 if ! command -v wrk >/dev/null; then
   apt-get install -y wrk >/dev/null
 fi
-cargo build --release --quiet --bin nuancheng
-TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import sys,json;print(json.load(sys.stdin)["target_directory"])')
-BIN=$TARGET/release/nuancheng
+# BENCH_BIN: a binary built before (to compare two commits in one session).
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN
+else
+  cargo build --release --quiet --bin nuancheng
+  TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import sys,json;print(json.load(sys.stdin)["target_directory"])')
+  BIN=$TARGET/release/nuancheng
+fi
 
 DB=nuancheng_bench_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 WORK=$(mktemp -d)
@@ -160,6 +167,8 @@ HEALTHZ_RATE=
 REF_RATE=
 phase() { # name, request file, "distinct" when no request may be sent twice, seconds
   local name=$1 file=$2 distinct=${3:-} secs=${4:-$SECS} before after out line
+  # BENCH_PHASES: only these request files (healthz scans repeats spread crowd signups).
+  [[ " ${BENCH_PHASES:-$file} " == *" $file "* ]] || return 0
   local pg_before xacts_before
   [ -n "$XACTS" ] || XACTS=$(pg_xacts)
   xacts_before=$XACTS

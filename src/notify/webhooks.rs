@@ -80,10 +80,43 @@ pub async fn emit<C: ConnectionTrait>(
     event: WebhookEvent,
     data: Value,
 ) -> Result<(), DbErr> {
+    let endpoints = subscribers(conn, event).await?;
+    emit_to(conn, &endpoints, event, data).await
+}
+
+/// The active endpoints subscribed to `event`. Read before a transaction
+/// that holds a lock, so the lock is not held for this read too; an
+/// endpoint created meanwhile gets the next change.
+pub async fn subscribers<C: ConnectionTrait>(
+    conn: &C,
+    event: WebhookEvent,
+) -> Result<Vec<Uuid>, DbErr> {
     let endpoints = webhook_endpoints::Entity::find()
         .filter(webhook_endpoints::Column::Active.eq(true))
         .all(conn)
         .await?;
+    Ok(endpoints
+        .into_iter()
+        .filter(|endpoint| {
+            endpoint
+                .event_types
+                .as_array()
+                .is_some_and(|types| types.iter().any(|t| t.as_str() == Some(event.as_str())))
+        })
+        .map(|endpoint| endpoint.id)
+        .collect())
+}
+
+/// [`emit`] to endpoints found already by [`subscribers`].
+pub async fn emit_to<C: ConnectionTrait>(
+    conn: &C,
+    endpoints: &[Uuid],
+    event: WebhookEvent,
+    data: Value,
+) -> Result<(), DbErr> {
+    if endpoints.is_empty() {
+        return Ok(());
+    }
     let now = db::now();
     let payload = json!({
         "id": Uuid::now_v7(),
@@ -93,16 +126,9 @@ pub async fn emit<C: ConnectionTrait>(
     })
     .to_string();
     for endpoint in endpoints {
-        let subscribed = endpoint
-            .event_types
-            .as_array()
-            .is_some_and(|types| types.iter().any(|t| t.as_str() == Some(event.as_str())));
-        if !subscribed {
-            continue;
-        }
         webhook_deliveries::ActiveModel {
             id: Set(Uuid::now_v7()),
-            endpoint_id: Set(endpoint.id),
+            endpoint_id: Set(*endpoint),
             event_type: Set(event.as_str().to_owned()),
             payload: Set(payload.clone()),
             status: Set(DeliveryStatus::Pending),

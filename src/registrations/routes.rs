@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{
     export::HEADERS as EXPORT_HEADERS,
+    register,
     service::{self, Listing},
     types::*,
 };
@@ -67,7 +68,7 @@ pub async fn register(
         input,
         |input, recorder| async {
             let recorder = recorder;
-            let view = service::register(&state, &caller, event_id, input, &recorder).await?;
+            let view = register::register(&state, &caller, event_id, input, &recorder).await?;
             Ok((StatusCode::CREATED, view))
         },
     )

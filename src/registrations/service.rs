@@ -1,8 +1,9 @@
-//! Registrations: confirmed while seats are left, then waitlisted up to the
-//! event's limit, then refused. Every change locks the event row first (see
-//! [`lock_event`]) and moves the event's counters in the same transaction,
-//! so confirmed never exceeds capacity and waitlist positions stay 1, 2, 3, …
-//! however many requests arrive at once.
+//! Registrations after they are made (see `register` for making one):
+//! cancelling, which locks the event row first (see [`lock_event`]) and
+//! moves the event's counters in the same transaction, so confirmed never
+//! exceeds capacity and waitlist positions stay 1, 2, 3, … however many
+//! requests arrive at once; and the lists and tickets students, organisers
+//! and recruiters read.
 use std::collections::HashMap;
 
 use sea_orm::{
@@ -11,12 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{
-    contacts::contacts,
-    export,
-    tickets::{new_ticket_code, qr_svg},
-    types::*,
-};
+use super::{contacts::contacts, export, tickets::qr_svg, types::*};
 use crate::{
     db,
     entities::{
@@ -26,13 +22,10 @@ use crate::{
     },
     events::{
         access::{Access, access_of, find_visible_event, lock_event},
-        calendar::{calendar, facts},
-        seats::{close_gap, eligibility, fill_seats, save_counts, with_users},
+        calendar::facts,
+        seats::{close_gap, fill_seats, save_counts, with_users},
     },
-    http::{
-        ApiError, Caller, Page, PageQuery, export::Format, idempotency::Recorder,
-        paged_export::PeoplePages,
-    },
+    http::{ApiError, Caller, Page, PageQuery, export::Format, paged_export::PeoplePages},
     notify::{
         self,
         custom::{Student, Wording},
@@ -41,190 +34,6 @@ use crate::{
     },
     state::AppState,
 };
-
-fn already_registered(existing: registrations::Model) -> ApiError {
-    let existing = serde_json::to_value(RegistrationView::new(existing, true)).ok();
-    ApiError::Conflict {
-        code: "already_registered",
-        detail: "you are already registered for this event".into(),
-        existing,
-    }
-}
-
-async fn referrer(
-    state: &AppState,
-    caller: &Caller,
-    code: Option<&str>,
-) -> Result<Option<Uuid>, ApiError> {
-    let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
-        return Ok(None);
-    };
-    let referrer = users::Entity::find()
-        .filter(users::Column::ReferralCode.eq(code.to_ascii_uppercase()))
-        .one(&state.db)
-        .await?
-        .filter(|u| u.id != caller.id)
-        .ok_or_else(|| {
-            ApiError::field(
-                "referral_code",
-                "unknown",
-                "no other user has this referral code",
-            )
-        })?;
-    Ok(Some(referrer.id))
-}
-
-/// Registers the calling student for an event. The answer is recorded for
-/// the request's `Idempotency-Key` in the registration's own transaction, so
-/// a retry after a crash gets the same answer whenever the registration
-/// exists.
-pub async fn register(
-    state: &AppState,
-    caller: &Caller,
-    event_id: Uuid,
-    input: RegisterRequest,
-    recorder: &Recorder,
-) -> Result<RegistrationView, ApiError> {
-    if state.settings.registration.require_verified_email && !caller.email_verified {
-        return Err(ApiError::Denied {
-            code: "email_not_verified",
-            detail: "confirm your email address with the link we sent, then register".into(),
-        });
-    }
-    let referrer_id = referrer(state, caller, input.referral_code.as_deref()).await?;
-    let txn = db::begin_write(&state.db).await?;
-    let mut event = lock_event(&txn, event_id).await?;
-    let now = db::now();
-    match event.status {
-        EventStatus::Draft => return Err(ApiError::NotFound("event")),
-        EventStatus::Cancelled => {
-            return Err(ApiError::rule("event_cancelled", "this event is cancelled"));
-        }
-        EventStatus::Completed => {
-            return Err(ApiError::rule(
-                "registration_closed",
-                "this event has taken place",
-            ));
-        }
-        EventStatus::Published => {}
-    }
-    let opens = event.registration_opens_at.or(event.published_at);
-    if let Some(opens) = opens
-        && now < opens
-    {
-        return Err(ApiError::rule(
-            "registration_closed",
-            format!("registration opens at {}", opens.to_rfc3339()),
-        ));
-    }
-    let closes = event.registration_closes_at.unwrap_or(event.starts_at);
-    if now >= closes {
-        return Err(ApiError::rule(
-            "registration_closed",
-            format!("registration closed at {}", closes.to_rfc3339()),
-        ));
-    }
-    eligibility(&event, caller.degree, caller.graduation_year)
-        .map_err(|why| ApiError::rule("not_eligible", why))?;
-
-    use registrations::Column as R;
-    let existing = registrations::Entity::find()
-        .filter(R::EventId.eq(event_id))
-        .filter(R::UserId.eq(caller.id))
-        .one(&txn)
-        .await?;
-    if let Some(existing) = &existing
-        && existing.status != RegistrationStatus::Cancelled
-    {
-        return Err(already_registered(existing.clone()));
-    }
-
-    let (status, position) = if event.confirmed_count < event.capacity {
-        event.confirmed_count += 1;
-        (RegistrationStatus::Confirmed, None)
-    } else if event.waitlist_count < event.waitlist_limit {
-        event.waitlist_count += 1;
-        (RegistrationStatus::Waitlisted, Some(event.waitlist_count))
-    } else {
-        return Err(ApiError::rule(
-            "event_full",
-            "every seat is taken and the waitlist is full",
-        ));
-    };
-    let confirmed_at = (status == RegistrationStatus::Confirmed).then_some(now);
-    let fresh = registrations::ActiveModel {
-        status: Set(status),
-        waitlist_position: Set(position),
-        // A new code also when re-registering: the cancelled ticket stays dead.
-        ticket_code: Set(new_ticket_code()),
-        referrer_id: Set(referrer_id),
-        confirmed_at: Set(confirmed_at),
-        cancelled_at: Set(None),
-        cancelled_by: Set(None),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    let registration = match existing {
-        Some(cancelled) => {
-            registrations::ActiveModel {
-                id: Set(cancelled.id),
-                ..fresh
-            }
-            .update(&txn)
-            .await?
-        }
-        None => {
-            registrations::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                event_id: Set(event_id),
-                user_id: Set(caller.id),
-                created_at: Set(now),
-                ..fresh
-            }
-            .insert(&txn)
-            .await?
-        }
-    };
-    save_counts(&txn, &event).await?;
-    let facts = facts(&state.settings, &event);
-    let student = Student {
-        full_name: &caller.full_name,
-        email: &caller.email,
-    };
-    let (kind, extras, attachments) = match position {
-        None => (
-            TemplateKind::RegistrationConfirmed,
-            Extras {
-                ticket_code: registration.ticket_code.clone(),
-                ..Extras::default()
-            },
-            vec![calendar(&state.settings, &event)],
-        ),
-        Some(position) => (
-            TemplateKind::RegistrationWaitlisted,
-            Extras {
-                waitlist_position: position,
-                ..Extras::default()
-            },
-            Vec::new(),
-        ),
-    };
-    let wording = Wording::load(&txn, &state.settings, &event, kind).await?;
-    let mail = wording.render(student, &facts, &[], &extras);
-    notify::enqueue(&txn, &caller.email, mail, attachments).await?;
-    webhooks::emit(
-        &txn,
-        WebhookEvent::RegistrationCreated,
-        webhooks::registration_data(&registration),
-    )
-    .await?;
-    let view = RegistrationView::new(registration, true);
-    recorder.record(&txn, 201, &view).await?;
-    db::announce(&txn, event_id).await?;
-    txn.commit().await?;
-    let _ = state.live.send(event_id);
-    Ok(view)
-}
 
 /// Cancels a registration (its student or an organiser) and gives a freed
 /// seat to the first eligible student on the waitlist, in one transaction.

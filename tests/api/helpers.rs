@@ -118,7 +118,11 @@ pub async fn spawn_app_on(
         address,
         sink,
         state,
+        // Idle connections are not reused past 2 s: the server closes them
+        // after 5 (server.keep_alive_secs), and a request sent on one it is
+        // closing fails before it is read.
         client: Client::builder()
+            .connector(awc::Connector::new().conn_keep_alive(std::time::Duration::from_secs(2)))
             .timeout(std::time::Duration::from_secs(30))
             .finish(),
         _sqlite_file: sqlite_file,
