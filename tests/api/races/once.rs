@@ -5,7 +5,7 @@ use awc::http::StatusCode;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use super::{emails, registered, statuses, thanks_emails, the_one};
+use super::{emails, in_status, registered, statuses, thanks_emails, the_one};
 use crate::{
     helpers::{CREDIT_CODES, Reply, spawn_app},
     registrations::assert_invariants,
@@ -216,4 +216,57 @@ async fn an_email_link_used_twenty_times_at_once_works_once() {
     }
     let login = app.login(email, &format!("newpassword{winner:02}")).await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+}
+
+/// One student sending "register" twenty times at once without a key (a
+/// double-tapped button on a slow network), first for a new place and then
+/// after cancelling it: one registration and one seat each time, one email,
+/// and every other answer 409 `already_registered` with the place that
+/// exists (or `registration_in_progress` while it is being made).
+#[actix_web::test]
+async fn one_student_registering_twenty_times_at_once_takes_one_seat() {
+    let app = spawn_app().await;
+    let organiser = app.organiser().await;
+    let event = app
+        .published_event(&organiser, json!({"capacity": 5, "waitlist_limit": 5}))
+        .await;
+    let student = app.student("master", 2027).await;
+    let twenty = || join_all((0..20).map(|_| app.register(&event, &student.token)));
+    let mut ids = Vec::new();
+    for round in 0..2 {
+        let replies = twenty().await;
+        let (made, others) = the_one(&replies, 201);
+        for other in others {
+            assert_eq!(other.status.as_u16(), 409, "{}", other.body);
+            match other.body["code"].as_str() {
+                Some("already_registered") => {
+                    assert_eq!(
+                        other.body["existing"]["id"], made.body["id"],
+                        "{}",
+                        other.body
+                    );
+                }
+                Some("registration_in_progress") => {}
+                code => panic!("round {round}: {code:?} {}", other.body),
+            }
+        }
+        assert_eq!(made.body["status"], "confirmed");
+        let id = made.body["id"].as_str().unwrap().to_owned();
+        ids.push(id.clone());
+        if round == 0 {
+            let cancelled = app
+                .post(
+                    &format!("/api/v1/registrations/{id}/cancel"),
+                    Some(&student.token),
+                    &json!({}),
+                )
+                .await;
+            assert_eq!(cancelled.status.as_u16(), 200, "{}", cancelled.body);
+        }
+    }
+    assert_eq!(ids[0], ids[1], "the cancelled place is taken again");
+    assert_eq!(app.count("registrations").await, 1);
+    assert_eq!(in_status(&app, "confirmed").await, 1);
+    assert_invariants(&app, &event).await;
+    assert_eq!(emails(&app, "registration_confirmed").await, 2);
 }
