@@ -4,7 +4,10 @@
 //! people whose data a row touched are listed in `audit_subjects`, which is
 //! what a student's access log reads.
 
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set, sea_query::OnConflict};
+use sea_orm::{
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryTrait, Set, Statement,
+    sea_query::OnConflict,
+};
 use uuid::Uuid;
 
 use crate::{
@@ -72,14 +75,17 @@ impl Entry {
 /// Subjects inserted per statement.
 const CHUNK: usize = 500;
 
-/// Inserts the row and its subjects; the row's id.
+/// Inserts the row and its subjects; the row's id. On PostgreSQL one
+/// statement does both (one round trip and one commit for the audit of a
+/// request); elsewhere, or for more people than a statement takes, the row
+/// and then its subjects.
 pub async fn record<C: ConnectionTrait>(
     conn: &C,
     entry: Entry,
     subjects: &[Uuid],
 ) -> Result<Uuid, DbErr> {
     let id = Uuid::now_v7();
-    audit_log::Entity::insert(audit_log::ActiveModel {
+    let row = audit_log::ActiveModel {
         id: Set(id),
         at: Set(db::now()),
         actor_id: Set(entry.actor_id),
@@ -92,11 +98,48 @@ pub async fn record<C: ConnectionTrait>(
         ip: Set(entry.ip),
         request_id: Set(entry.request_id),
         detail: Set(entry.detail.map(|d| d.to_string())),
-    })
-    .exec_without_returning(conn)
-    .await?;
+    };
+    if conn.get_database_backend() == DbBackend::Postgres && subjects.len() <= CHUNK {
+        return record_at_once(conn, row, subjects).await.map(|()| id);
+    }
+    audit_log::Entity::insert(row)
+        .exec_without_returning(conn)
+        .await?;
     add_subjects(conn, id, subjects).await?;
     Ok(id)
+}
+
+/// The row and its people in one PostgreSQL statement: the row's insert is
+/// built by sea-query, and its people follow as a comma-separated list.
+async fn record_at_once<C: ConnectionTrait>(
+    conn: &C,
+    row: audit_log::ActiveModel,
+    subjects: &[Uuid],
+) -> Result<(), DbErr> {
+    let id = row.id.clone().unwrap();
+    let (insert, mut values) = audit_log::Entity::insert(row)
+        .into_query()
+        .build(sea_orm::sea_query::PostgresQueryBuilder);
+    let people = subjects
+        .iter()
+        .map(Uuid::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let (n, m) = (values.0.len() + 1, values.0.len() + 2);
+    values.0.push(id.into());
+    values.0.push(people.into());
+    let sql = format!(
+        "WITH logged AS ({insert}) INSERT INTO audit_subjects (audit_id, user_id) \
+         SELECT DISTINCT ${n}::uuid, s::uuid FROM unnest(string_to_array(${m}::text, ',')) AS s \
+         ON CONFLICT DO NOTHING"
+    );
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Adds people to a row, e.g. page by page as an export is written. A

@@ -383,12 +383,8 @@ pub async fn check_in(
     event_id: Uuid,
     input: CheckinRequest,
 ) -> Result<Scanned, ApiError> {
-    if let Some(scanned) = super::fast::scan(state, caller, event_id, &input).await? {
-        state.metrics.scan_answered("one_statement");
-        return Ok(scanned);
-    }
     let event = door(state, caller, event_id).await?;
-    let scanned = scan(
+    scan(
         state,
         &Admitter::of(caller),
         &event,
@@ -396,7 +392,5 @@ pub async fn check_in(
         CheckinSource::Scan,
         "",
     )
-    .await?;
-    state.metrics.scan_answered("general");
-    Ok(scanned)
+    .await
 }

@@ -92,20 +92,49 @@ pub async fn find<C: ConnectionTrait>(
     event: &events::Model,
     kind: TemplateKind,
 ) -> Result<Option<mail_templates::Model>, DbErr> {
+    Ok(find_for(conn, std::slice::from_ref(event), kind)
+        .await?
+        .remove(&event.id))
+}
+
+/// [`find`] for each of `events` at once, in one query; events worded the
+/// built-in way are not in the map.
+pub async fn find_for<C: ConnectionTrait>(
+    conn: &C,
+    events: &[events::Model],
+    kind: TemplateKind,
+) -> Result<HashMap<Uuid, mail_templates::Model>, DbErr> {
     use mail_templates::Column as C;
-    let mut owner = Condition::any().add(C::EventId.eq(event.id));
-    if let Some(campaign_id) = event.campaign_id {
-        owner = owner.add(C::CampaignId.eq(campaign_id));
+    if events.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let campaigns: Vec<Uuid> = events.iter().filter_map(|e| e.campaign_id).collect();
+    let mut owner = Condition::any().add(C::EventId.is_in(events.iter().map(|e| e.id)));
+    if !campaigns.is_empty() {
+        owner = owner.add(C::CampaignId.is_in(campaigns));
     }
     let found = mail_templates::Entity::find()
         .filter(C::Kind.eq(kind.as_str()))
         .filter(owner)
         .all(conn)
         .await?;
-    let (own, campaign): (Vec<_>, Vec<_>) = found
-        .into_iter()
-        .partition(|t| t.event_id == Some(event.id));
-    Ok(own.into_iter().chain(campaign).next())
+    let (mut own, mut campaign) = (HashMap::new(), HashMap::new());
+    for template in found {
+        match (template.event_id, template.campaign_id) {
+            (Some(event), _) => own.insert(event, template),
+            (None, Some(id)) => campaign.insert(id, template),
+            (None, None) => None,
+        };
+    }
+    Ok(events
+        .iter()
+        .filter_map(|event| {
+            let template = own
+                .remove(&event.id)
+                .or_else(|| event.campaign_id.and_then(|id| campaign.get(&id).cloned()))?;
+            Some((event.id, template))
+        })
+        .collect())
 }
 
 /// How one kind of email of one event is worded: the organisers' template
@@ -132,11 +161,24 @@ impl Wording {
             None => Vec::new(),
         };
         Ok(Self {
+            employers,
+            ..Self::new(settings, kind, template)
+        })
+    }
+
+    /// The wording with `template` (found by [`find_for`]), for emails whose
+    /// caller passes the employers to [`Self::render`].
+    pub fn new(
+        settings: &Settings,
+        kind: TemplateKind,
+        template: Option<mail_templates::Model>,
+    ) -> Self {
+        Self {
             kind,
             template,
-            employers,
+            employers: Vec::new(),
             events_page: settings.page("/events"),
-        })
+        }
     }
 
     /// The email to `student`; `employers` are those the built-in wording
@@ -278,18 +320,33 @@ pub fn vars(
     vars
 }
 
-/// The employers taking part in an event, with their positions.
+/// The employers taking part in an event, by name, each with its positions.
 pub async fn hiring<C: ConnectionTrait>(
     conn: &C,
     event_id: Uuid,
 ) -> Result<Vec<templates::EmployerLine>, DbErr> {
-    let ids: Vec<Uuid> = event_employers::Entity::find()
-        .filter(event_employers::Column::EventId.eq(event_id))
-        .all(conn)
+    Ok(hiring_at(conn, &[event_id])
         .await?
-        .into_iter()
-        .map(|e| e.employer_id)
-        .collect();
+        .remove(&event_id)
+        .unwrap_or_default())
+}
+
+/// [`hiring`] for each of `event_ids`, in three queries however many there
+/// are; an event without employers is not in the map.
+pub async fn hiring_at<C: ConnectionTrait>(
+    conn: &C,
+    event_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<templates::EmployerLine>>, DbErr> {
+    if event_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let taking_part = event_employers::Entity::find()
+        .filter(event_employers::Column::EventId.is_in(event_ids.iter().copied()))
+        .all(conn)
+        .await?;
+    let mut ids: Vec<Uuid> = taking_part.iter().map(|e| e.employer_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
     let mut positions_of: HashMap<Uuid, Vec<(String, Vec<String>)>> = HashMap::new();
     for p in positions::Entity::find()
         .filter(positions::Column::EmployerId.is_in(ids.iter().copied()))
@@ -307,13 +364,19 @@ pub async fn hiring<C: ConnectionTrait>(
         .all(conn)
         .await?;
     employers.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(employers
-        .into_iter()
-        .map(|e| templates::EmployerLine {
-            positions: positions_of.remove(&e.id).unwrap_or_default(),
-            name: e.name,
-        })
-        .collect())
+    let mut by_event: HashMap<Uuid, Vec<templates::EmployerLine>> = HashMap::new();
+    for employer in &employers {
+        for link in taking_part.iter().filter(|l| l.employer_id == employer.id) {
+            by_event
+                .entry(link.event_id)
+                .or_default()
+                .push(templates::EmployerLine {
+                    name: employer.name.clone(),
+                    positions: positions_of.get(&employer.id).cloned().unwrap_or_default(),
+                });
+        }
+    }
+    Ok(by_event)
 }
 
 #[cfg(test)]

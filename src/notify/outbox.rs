@@ -1,7 +1,7 @@
 //! Writing emails to the outbox. Callers pass their transaction, so an email
 //! exists exactly when the change that causes it is committed.
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -57,13 +57,48 @@ pub async fn enqueue_with<C: ConnectionTrait>(
     attachments: Vec<Attachment>,
     list_unsubscribe: Option<String>,
 ) -> Result<(), DbErr> {
+    row(id, to, mail, attachments, list_unsubscribe)?
+        .insert(conn)
+        .await?;
+    Ok(())
+}
+
+/// Emails inserted per statement by [`enqueue_all`].
+const ROWS_PER_INSERT: usize = 50;
+
+/// Queues many emails (no attachments) in the caller's transaction, a few
+/// dozen rows per statement.
+pub async fn enqueue_all<C: ConnectionTrait>(
+    conn: &C,
+    mails: Vec<(String, Rendered)>,
+) -> Result<(), DbErr> {
+    let mut rows = Vec::with_capacity(mails.len());
+    for (to, mail) in mails {
+        rows.push(row(Uuid::now_v7(), &to, mail, Vec::new(), None)?);
+    }
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(ROWS_PER_INSERT));
+        notifications::Entity::insert_many(std::mem::replace(&mut rows, rest))
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn row(
+    id: Uuid,
+    to: &str,
+    mail: Rendered,
+    attachments: Vec<Attachment>,
+    list_unsubscribe: Option<String>,
+) -> Result<notifications::ActiveModel, DbErr> {
     let now = db::now();
     let attachments = if attachments.is_empty() {
         None
     } else {
         Some(serde_json::to_value(attachments).map_err(|e| DbErr::Custom(e.to_string()))?)
     };
-    notifications::ActiveModel {
+    Ok(notifications::ActiveModel {
         id: Set(id),
         kind: Set(mail.kind.to_owned()),
         to_email: Set(to.to_owned()),
@@ -80,10 +115,7 @@ pub async fn enqueue_with<C: ConnectionTrait>(
         sent_at: Set(None),
         created_at: Set(now),
         list_unsubscribe: Set(list_unsubscribe),
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
+    })
 }
 
 #[cfg(test)]

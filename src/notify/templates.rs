@@ -199,6 +199,7 @@ pub fn walk_in_welcome(full_name: &str, link: &str, ttl_days: i64) -> Rendered {
 }
 
 /// An employer at an event, as the thank-you email lists it.
+#[derive(Clone)]
 pub struct EmployerLine {
     pub name: String,
     /// Each position's title with its benefits.

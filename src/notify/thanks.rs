@@ -3,9 +3,10 @@
 //! A scan (or a walk-in, or an offline upload) inserts its check-in with
 //! `thanks_pending` set, in its own transaction, and answers: it neither
 //! reads the employers and the event's wording nor renders an email. The
-//! worker takes pending check-ins in batches, renders each event's emails
-//! with one read of its employers and wording, queues them on the outbox
-//! and clears the flags in one transaction. So the email cannot be lost (the
+//! worker takes pending check-ins in batches, reads the employers and
+//! wording of all their events at once, renders the emails, queues them on
+//! the outbox a few dozen rows per statement and clears the flags, in one
+//! transaction. So the email cannot be lost (the
 //! flag is committed with the check-in and cleared only with the queued
 //! email) and goes out once (on PostgreSQL concurrent workers skip each
 //! other's locked rows; SQLite's `BEGIN IMMEDIATE` serialises them).
@@ -63,16 +64,23 @@ pub async fn queue_due(db_conn: &DatabaseConnection, settings: &Settings) -> Res
         .into_iter()
         .map(|u| (u.id, u))
         .collect();
-    let mut events: HashMap<Uuid, (events::Model, Wording, Vec<_>)> = HashMap::new();
-    for event in events::Entity::find()
+    let events = events::Entity::find()
         .filter(events::Column::Id.is_in(due.iter().map(|c| c.event_id)))
         .all(&txn)
-        .await?
-    {
-        let wording = Wording::load(&txn, settings, &event, TemplateKind::CheckinThanks).await?;
-        let employers = custom::hiring(&txn, event.id).await?;
-        events.insert(event.id, (event, wording, employers));
-    }
+        .await?;
+    let kind = TemplateKind::CheckinThanks;
+    let mut templates = custom::find_for(&txn, &events, kind).await?;
+    let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+    let mut hiring = custom::hiring_at(&txn, &ids).await?;
+    let events: HashMap<Uuid, (events::Model, Wording, Vec<_>)> = events
+        .into_iter()
+        .map(|event| {
+            let wording = Wording::new(settings, kind, templates.remove(&event.id));
+            let employers = hiring.remove(&event.id).unwrap_or_default();
+            (event.id, (event, wording, employers))
+        })
+        .collect();
+    let mut mails = Vec::with_capacity(due.len());
     for checkin in &due {
         let (Some(student), Some((event, wording, employers))) = (
             students.get(&checkin.user_id),
@@ -90,8 +98,9 @@ pub async fn queue_due(db_conn: &DatabaseConnection, settings: &Settings) -> Res
             employers,
             &Extras::default(),
         );
-        outbox::enqueue(&txn, &student.email, mail, Vec::new()).await?;
+        mails.push((student.email.clone(), mail));
     }
+    outbox::enqueue_all(&txn, mails).await?;
     checkins::Entity::update_many()
         .col_expr(checkins::Column::ThanksPending, Expr::value(false))
         .filter(checkins::Column::Id.is_in(due.iter().map(|c| c.id)))

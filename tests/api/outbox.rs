@@ -265,3 +265,115 @@ async fn a_thank_you_waits_for_a_worker_and_is_written_once() {
         .count();
     assert_eq!(copies, 1);
 }
+
+/// Thank-you emails written in one batch for check-ins at several events:
+/// each names its own event's employers and is worded by its own template,
+/// its campaign's, or the built-in wording.
+#[actix_web::test]
+async fn one_batch_of_thank_yous_words_each_event_its_own_way() {
+    let app = spawn_app_with(|s| s.server.run_worker = false).await;
+    // A worker that only sends (the organiser's invitation).
+    let sender = Worker::new(app.db().clone(), app.state.settings.email.clone()).unwrap();
+    actix_web::rt::spawn(sender.run());
+    let organiser = app.organiser().await;
+    let campaign = app.campaign(&organiser).await;
+    let mut employers = Vec::new();
+    for (code, title) in CREDIT_CODES
+        .iter()
+        .zip(["储能工程师", "煤化工工艺师", "数据分析师"])
+    {
+        let id = app.employer(&organiser, code).await;
+        let position = app
+            .post(
+                &format!("/api/v1/employers/{id}/positions"),
+                Some(&organiser),
+                &json!({"title": title, "degree_min": "master", "headcount": 1,
+                        "talent_category": "high_level", "location": "康巴什区", "benefits": []}),
+            )
+            .await;
+        assert_eq!(position.status.as_u16(), 201, "{}", position.body);
+        employers.push(id);
+    }
+    let (a, b, c) = (&employers[0], &employers[1], &employers[2]);
+    let in_campaign = app
+        .published_event(
+            &organiser,
+            json!({"campaign_id": campaign, "employer_ids": [a]}),
+        )
+        .await;
+    let own = app
+        .published_event(
+            &organiser,
+            json!({"campaign_id": campaign, "employer_ids": [b]}),
+        )
+        .await;
+    let outside = app
+        .published_event(&organiser, json!({"employer_ids": [a, c]}))
+        .await;
+    let worded = |subject: &str| {
+        json!({"subject": subject,
+               "text": "{% for e in employers %}{% for p in e.positions %}[{{ p.title }}]{% endfor %}{% endfor %}",
+               "html": "<p>{{ student.full_name }}</p>"})
+    };
+    for (path, subject) in [
+        (
+            format!("/api/v1/campaigns/{campaign}/templates/checkin_thanks"),
+            "活动致谢",
+        ),
+        (
+            format!("/api/v1/events/{own}/templates/checkin_thanks"),
+            "本场致谢",
+        ),
+    ] {
+        let saved = app
+            .send("PUT", &path, Some(&organiser), &worded(subject))
+            .await;
+        assert_eq!(saved.status.as_u16(), 200, "{}", saved.body);
+    }
+    let mut students = Vec::new();
+    for event in [&in_campaign, &own, &outside] {
+        let student = app.student("master", 2027).await;
+        let registered = app.register(event, &student.token).await;
+        let code = app.ticket_of(registered.body["id"].as_str().unwrap()).await;
+        let scanned = app
+            .post(
+                &format!("/api/v1/events/{event}/checkins"),
+                Some(&organiser),
+                &json!({"ticket_code": code}),
+            )
+            .await;
+        assert_eq!(scanned.status.as_u16(), 201, "{}", scanned.body);
+        students.push(student);
+    }
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM checkins WHERE thanks_pending")
+            .await,
+        3
+    );
+    let worker = Worker::for_settings(app.db().clone(), &app.state.settings).unwrap();
+    actix_web::rt::spawn(worker.run());
+
+    let expected = [
+        ("活动致谢", "[储能工程师]"),
+        ("本场致谢", "[煤化工工艺师]"),
+        ("感谢参加", "储能工程师"),
+    ];
+    for (student, (subject, names)) in students.iter().zip(expected) {
+        let mail = app.sink.wait_for_subject(&student.email, subject).await;
+        let text = mail.text();
+        assert!(text.contains(names), "{subject}: {text}");
+        let others = ["储能工程师", "煤化工工艺师", "数据分析师"]
+            .into_iter()
+            .filter(|t| text.contains(t))
+            .count();
+        let listed = if subject == "感谢参加" { 2 } else { 1 };
+        assert_eq!(others, listed, "{subject}: {text}");
+    }
+    assert!(
+        app.sink
+            .to(&students[2].email)
+            .iter()
+            .any(|m| m.text().contains("数据分析师")),
+        "the built-in wording lists every employer of its event"
+    );
+}
