@@ -268,3 +268,39 @@ async fn readiness_says_shutting_down_while_draining() {
         .assert_problem(503, "shutting_down");
     assert_eq!(app.get("/healthz", None).await.status.as_u16(), 200);
 }
+
+/// On PostgreSQL a check-in's event is checked through its registration
+/// (migration `m20261127_190000`): a row naming another event than its
+/// registration's is refused by the database itself.
+#[actix_web::test]
+async fn a_check_in_row_must_name_its_registrations_event() {
+    use sea_orm::ConnectionTrait;
+    use serde_json::json;
+    let app = spawn_app().await;
+    if !app.is_postgres() {
+        return;
+    }
+    let organiser = app.organiser().await;
+    let event = app.published_event(&organiser, json!({})).await;
+    let other = app.published_event(&organiser, json!({})).await;
+    let student = app.student("master", 2027).await;
+    let registered = app.register(&event, &student.token).await;
+    let registration = registered.body["id"].as_str().unwrap();
+    let insert = |event: &str| {
+        format!(
+            "INSERT INTO checkins (id, event_id, registration_id, user_id, checked_in_by, source, \
+             scanned_at, created_at, thanks_pending) SELECT gen_random_uuid(), '{event}', r.id, \
+             r.user_id, r.user_id, 'scan', now(), now(), false FROM registrations r \
+             WHERE r.id = '{registration}'"
+        )
+    };
+    let refused = app.db().execute_unprepared(&insert(&other)).await;
+    assert!(
+        refused.is_err_and(|e| e.to_string().contains("fk_checkins_registration_event")),
+        "a check-in for another event than its registration's"
+    );
+    app.db()
+        .execute_unprepared(&insert(&event))
+        .await
+        .expect("the registration's own event");
+}
