@@ -21,6 +21,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .max_connections(settings.max_connections.max(1))
         .connect_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
+        .test_before_acquire(settings.ping_before_use)
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
         if let Some(dir) = sqlite_file(url).and_then(|p| p.parent().map(|d| d.to_path_buf()))
