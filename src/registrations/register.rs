@@ -4,7 +4,8 @@
 //! statements as the rules allow (see [`register`]).
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, Set,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -91,32 +92,24 @@ pub async fn register(
     }
     let referrer_id = referrer(state, caller, input.referral_code.as_deref()).await?;
     let now = db::now();
-    let seen = events::Entity::find_by_id(event_id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::NotFound("event"))?;
-    admissible(&seen, caller, now)?;
-    use registrations::Column as R;
-    let existing = registrations::Entity::find()
-        .filter(R::EventId.eq(event_id))
-        .filter(R::UserId.eq(caller.id))
-        .one(&state.db)
-        .await?;
-    if let Some(existing) = existing
-        .as_ref()
-        .filter(|r| r.status != RegistrationStatus::Cancelled)
-    {
-        return Err(already_registered(existing.clone()));
-    }
-    let likely = if seen.confirmed_count < seen.capacity {
-        TemplateKind::RegistrationConfirmed
+    // On PostgreSQL the reads share the transaction's connection (a pooled
+    // statement of its own costs a round trip more, the pool's check); the
+    // event is locked only by `take_seat`. SQLite's `BEGIN IMMEDIATE` takes
+    // the database's write lock at once, so there they come first.
+    let (txn, before) = if state.db.get_database_backend() == DbBackend::Postgres {
+        let txn = db::begin_write(&state.db).await?;
+        let before = before_the_lock(&txn, state, caller, event_id, now).await?;
+        (txn, before)
     } else {
-        TemplateKind::RegistrationWaitlisted
+        let before = before_the_lock(&state.db, state, caller, event_id, now).await?;
+        (db::begin_write(&state.db).await?, before)
     };
-    let mut wording = Wording::load(&state.db, &state.settings, &seen, likely).await?;
-    let hooks = webhooks::subscribers(&state.db, WebhookEvent::RegistrationCreated).await?;
-
-    let txn = db::begin_write(&state.db).await?;
+    let BeforeTheLock {
+        existing,
+        likely,
+        mut wording,
+        hooks,
+    } = before;
     let Some((event, position)) = take_seat(&txn, event_id).await? else {
         let event = lock_event(&txn, event_id).await?;
         admissible(&event, caller, now)?;
@@ -153,8 +146,8 @@ pub async fn register(
         // Still cancelled: a twin request may have re-registered meanwhile.
         Some(cancelled) => registrations::Entity::update_many()
             .set(fresh)
-            .filter(R::Id.eq(cancelled.id))
-            .filter(R::Status.eq(RegistrationStatus::Cancelled))
+            .filter(registrations::Column::Id.eq(cancelled.id))
+            .filter(registrations::Column::Status.eq(RegistrationStatus::Cancelled))
             .exec_with_returning(&txn)
             .await
             .map(|rows| rows.into_iter().next()),
@@ -216,6 +209,56 @@ pub async fn register(
     txn.commit().await?;
     let _ = state.live.send(event_id);
     Ok(view)
+}
+
+/// What registering reads before it takes the event's lock.
+struct BeforeTheLock {
+    /// The student's cancelled place at the event, taken again if so.
+    existing: Option<registrations::Model>,
+    /// The email's kind if the seats counted a moment ago still hold.
+    likely: TemplateKind,
+    wording: Wording,
+    hooks: Vec<Uuid>,
+}
+
+/// The event as it was (refusing early what its rules refuse), an earlier
+/// registration (refusing a second), the email's likely wording and the
+/// webhook endpoints.
+async fn before_the_lock<C: ConnectionTrait>(
+    conn: &C,
+    state: &AppState,
+    caller: &Caller,
+    event_id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<BeforeTheLock, ApiError> {
+    let seen = events::Entity::find_by_id(event_id)
+        .one(conn)
+        .await?
+        .ok_or(ApiError::NotFound("event"))?;
+    admissible(&seen, caller, now)?;
+    use registrations::Column as R;
+    let existing = registrations::Entity::find()
+        .filter(R::EventId.eq(event_id))
+        .filter(R::UserId.eq(caller.id))
+        .one(conn)
+        .await?;
+    if let Some(existing) = existing
+        .as_ref()
+        .filter(|r| r.status != RegistrationStatus::Cancelled)
+    {
+        return Err(already_registered(existing.clone()));
+    }
+    let likely = if seen.confirmed_count < seen.capacity {
+        TemplateKind::RegistrationConfirmed
+    } else {
+        TemplateKind::RegistrationWaitlisted
+    };
+    Ok(BeforeTheLock {
+        existing,
+        likely,
+        wording: Wording::load(conn, &state.settings, &seen, likely).await?,
+        hooks: webhooks::subscribers(conn, WebhookEvent::RegistrationCreated).await?,
+    })
 }
 
 /// Why `caller` may not register for `event` now, in the order a student
