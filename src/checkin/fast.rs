@@ -28,11 +28,12 @@ use super::{
 use crate::{
     db,
     entities::{
-        checkins::{self, CheckinSource},
+        checkins::CheckinSource,
         registrations::RegistrationStatus,
         users::{Degree, Role},
     },
     http::{ApiError, Caller, FieldErrors},
+    notify::webhooks::WebhookEvent,
     state::AppState,
 };
 
@@ -61,7 +62,8 @@ struct Found {
 /// `$1` event, `$2` staff?, `$3` the recruiter's employer, `$4` scanned_at
 /// as sent, `$5` ticket code, `$6` check-in id, `$7` caller, `$8`
 /// client_checkin_id, `$9` gate, `$10` scanned_at, `$11` now, `$12`-`$14`
-/// the webhook payload's id, created_at and scanned_at as JSON shows them.
+/// the webhook payload's id, created_at and scanned_at as JSON shows them,
+/// `$15` the webhook event's name, `$16` the live channel.
 /// A delivery id is a UUIDv7 made from the clock and random bits, as the
 /// application makes them, so deliveries list in the order they were made.
 const SCAN: &str = r#"
@@ -88,18 +90,18 @@ WITH ev AS (
     SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING
                substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
                FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid,
-           w.id, 'checkin.created',
+           w.id, $15::text,
            json_build_object('created_at', $13::text,
                'data', json_build_object('checkin_id', $6, 'event_id', $1,
                    'registration_id', ins.registration_id, 'scanned_at', $14::text,
                    'source', 'scan', 'user_id', ins.user_id),
-               'id', $12, 'type', 'checkin.created')::text,
+               'id', $12, 'type', $15::text)::text,
            'pending', 0, $11, $11
     FROM ins, webhook_endpoints w
     WHERE w.active AND EXISTS (SELECT 1 FROM json_array_elements_text(w.event_types) t(v)
-                               WHERE t.v = 'checkin.created')
+                               WHERE t.v = $15::text)
 ), note AS (
-    SELECT pg_notify('nuancheng_live', $1::text) FROM ins
+    SELECT pg_notify($16, $1::text) FROM ins
 )
 SELECT (SELECT count(*) FROM note) AS inserted,
        reg.id AS registration_id, u.id AS student_id, u.full_name, u.university, u.major, u.degree,
@@ -139,19 +141,8 @@ pub async fn scan(
     {
         return Ok(None);
     }
-    let checkin = checkins::Model {
-        id: Uuid::now_v7(),
-        event_id,
-        registration_id: Uuid::nil(),
-        user_id: Uuid::nil(),
-        checked_in_by: caller.id,
-        client_checkin_id: input.client_checkin_id,
-        gate,
-        source: CheckinSource::Scan,
-        scanned_at: sent_at.unwrap_or(now),
-        created_at: now,
-        thanks_pending: true,
-    };
+    let id = Uuid::now_v7();
+    let scanned_at = sent_at.unwrap_or(now);
     let as_json = |t: DateTime<Utc>| serde_json::to_value(t).map_err(ApiError::internal);
     let values: Vec<sea_orm::Value> = vec![
         event_id.into(),
@@ -159,18 +150,17 @@ pub async fn scan(
         employer.into(),
         sent_at.into(),
         code.into(),
-        checkin.id.into(),
+        id.into(),
         caller.id.into(),
-        checkin.client_checkin_id.into(),
-        checkin.gate.clone().into(),
-        checkin.scanned_at.into(),
+        input.client_checkin_id.into(),
+        gate.clone().into(),
+        scanned_at.into(),
         now.into(),
         Uuid::now_v7().into(),
         as_json(now)?.as_str().map(str::to_owned).into(),
-        as_json(checkin.scanned_at)?
-            .as_str()
-            .map(str::to_owned)
-            .into(),
+        as_json(scanned_at)?.as_str().map(str::to_owned).into(),
+        WebhookEvent::CheckinCreated.as_str().into(),
+        db::LIVE_CHANNEL.into(),
     ];
     let Some(found) = Found::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -206,18 +196,18 @@ pub async fn scan(
         return Ok(Some(Scanned::CheckedIn(answer(
             "checked_in",
             CheckinView {
-                id: checkin.id,
+                id,
                 event_id,
                 registration_id: found.registration_id,
-                gate: checkin.gate,
-                source: checkin.source,
-                scanned_at: checkin.scanned_at,
+                gate,
+                source: CheckinSource::Scan,
+                scanned_at,
                 checked_in_at: now,
                 checked_in_by: me,
             },
         ))));
     }
-    let (Some(id), Some(source), Some(scanned_at), Some(created_at), Some(by)) = (
+    let (Some(prior), Some(source), Some(scanned_at), Some(created_at), Some(by)) = (
         found.prior_id,
         found.prior_source,
         found.prior_scanned_at,
@@ -234,7 +224,7 @@ pub async fn scan(
         return Ok(None);
     }
     let view = CheckinView {
-        id,
+        id: prior,
         event_id,
         registration_id: found.registration_id,
         gate: found.prior_gate,
