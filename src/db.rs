@@ -63,23 +63,37 @@ const MIGRATION_LOCK: i64 = 0x6e75_616e_6368_656e;
 /// copy of the schema may predate a drop, is asked to create anything (it
 /// would answer "already exists").
 pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
-    if db.get_database_backend() == DbBackend::Sqlite {
-        let txn = begin_write(db).await?;
-        Migrator::up(&txn, None).await?;
-        return txn.commit().await;
-    }
-    with_migration_lock(db, || Migrator::up(db, None)).await
+    migrate(db, Direction::Up).await
 }
 
-/// Rolls back the last `steps` migrations, under the same lock (or, on
-/// SQLite, in the same kind of transaction).
+/// Rolls back the last `steps` migrations (all of them for `None`), under
+/// the same lock (or, on SQLite, in the same kind of transaction).
 pub async fn migrate_down(db: &DatabaseConnection, steps: Option<u32>) -> Result<(), DbErr> {
+    migrate(db, Direction::Down(steps)).await
+}
+
+#[derive(Clone, Copy)]
+enum Direction {
+    Up,
+    Down(Option<u32>),
+}
+
+async fn migrate(db: &DatabaseConnection, direction: Direction) -> Result<(), DbErr> {
+    async fn run<'c, C: sea_orm::IntoDatabaseExecutor<'c>>(
+        conn: C,
+        direction: Direction,
+    ) -> Result<(), DbErr> {
+        match direction {
+            Direction::Up => Migrator::up(conn, None).await,
+            Direction::Down(steps) => Migrator::down(conn, steps).await,
+        }
+    }
     if db.get_database_backend() == DbBackend::Sqlite {
         let txn = begin_write(db).await?;
-        Migrator::down(&txn, steps).await?;
+        run(&txn, direction).await?;
         return txn.commit().await;
     }
-    with_migration_lock(db, || Migrator::down(db, steps)).await
+    with_migration_lock(db, || run(db, direction)).await
 }
 
 /// Does any migration this binary knows wait to be applied? Reads only: it
