@@ -100,7 +100,7 @@ pub async fn record<C: ConnectionTrait>(
         detail: Set(entry.detail.map(|d| d.to_string())),
     };
     if conn.get_database_backend() == DbBackend::Postgres && subjects.len() <= CHUNK {
-        return record_at_once(conn, row, subjects).await.map(|()| id);
+        return record_at_once(conn, id, row, subjects).await.map(|()| id);
     }
     audit_log::Entity::insert(row)
         .exec_without_returning(conn)
@@ -113,10 +113,10 @@ pub async fn record<C: ConnectionTrait>(
 /// built by sea-query, and its people follow as a comma-separated list.
 async fn record_at_once<C: ConnectionTrait>(
     conn: &C,
+    id: Uuid,
     row: audit_log::ActiveModel,
     subjects: &[Uuid],
 ) -> Result<(), DbErr> {
-    let id = row.id.clone().unwrap();
     let (insert, mut values) = audit_log::Entity::insert(row)
         .into_query()
         .build(sea_orm::sea_query::PostgresQueryBuilder);
