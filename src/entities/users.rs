@@ -94,3 +94,26 @@ pub enum Degree {
     #[sea_orm(string_value = "postdoc")]
     Postdoc,
 }
+
+/// Users by id, read in chunks so that no query carries more ids than a
+/// database accepts in one statement; repeated and unknown ids are fine.
+pub async fn by_ids<C: ConnectionTrait>(
+    conn: &C,
+    ids: impl Iterator<Item = Uuid>,
+) -> Result<std::collections::HashMap<Uuid, Model>, DbErr> {
+    let ids: Vec<Uuid> = ids
+        .collect::<std::collections::HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        for user in Entity::find()
+            .filter(Column::Id.is_in(chunk.iter().copied()))
+            .all(conn)
+            .await?
+        {
+            out.insert(user.id, user);
+        }
+    }
+    Ok(out)
+}

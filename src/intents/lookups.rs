@@ -27,7 +27,7 @@ impl Lookups {
         conn: &C,
         rows: &[intents::Model],
     ) -> Result<Self, ApiError> {
-        let users = users_by_id(conn, rows.iter().map(|i| i.candidate_id)).await?;
+        let users = users::by_ids(conn, rows.iter().map(|i| i.candidate_id)).await?;
         let employers = employers::Entity::find()
             .filter(
                 employers::Column::Id
@@ -146,24 +146,4 @@ pub async fn scope<C: ConnectionTrait>(
         select = select.filter(events::Column::CampaignId.eq(campaign));
     }
     Ok(Some(select.into_tuple().all(conn).await?))
-}
-
-/// Users by id, read in chunks so that no query carries more ids than a
-/// database accepts in one statement.
-pub async fn users_by_id<C: ConnectionTrait>(
-    conn: &C,
-    ids: impl Iterator<Item = Uuid>,
-) -> Result<HashMap<Uuid, users::Model>, ApiError> {
-    let ids: Vec<Uuid> = ids.collect::<HashSet<_>>().into_iter().collect();
-    let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(1000) {
-        for user in users::Entity::find()
-            .filter(users::Column::Id.is_in(chunk.iter().copied()))
-            .all(conn)
-            .await?
-        {
-            out.insert(user.id, user);
-        }
-    }
-    Ok(out)
 }

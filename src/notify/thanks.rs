@@ -57,13 +57,7 @@ pub async fn queue_due(db_conn: &DatabaseConnection, settings: &Settings) -> Res
     if due.is_empty() {
         return Ok(0);
     }
-    let students: HashMap<Uuid, users::Model> = users::Entity::find()
-        .filter(users::Column::Id.is_in(due.iter().map(|c| c.user_id)))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u))
-        .collect();
+    let students = users::by_ids(&txn, due.iter().map(|c| c.user_id)).await?;
     let events = events::Entity::find()
         .filter(events::Column::Id.is_in(due.iter().map(|c| c.event_id)))
         .all(&txn)

@@ -11,9 +11,8 @@ use uuid::Uuid;
 
 use super::types::*;
 use crate::{
-    entities::{audit_log, audit_subjects, employers},
+    entities::{audit_log, audit_subjects, employers, users},
     http::{ApiError, Page, pagination::PageRequest},
-    intents::lookups::users_by_id,
 };
 
 const KINDS: [&str; 4] = ["write", "read", "export", "system"];
@@ -128,7 +127,7 @@ pub async fn access_log(
         select = select.filter(A::Id.lt(after));
     }
     let rows = select.all(conn).await?;
-    let actors = users_by_id(conn, rows.iter().filter_map(|r| r.actor_id)).await?;
+    let actors = users::by_ids(conn, rows.iter().filter_map(|r| r.actor_id)).await?;
     let employer_ids: Vec<Uuid> = actors.values().filter_map(|u| u.employer_id).collect();
     let employers: HashMap<Uuid, String> = employers::Entity::find()
         .filter(employers::Column::Id.is_in(employer_ids))

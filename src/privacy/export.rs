@@ -13,7 +13,7 @@ use crate::{
     db,
     entities::{checkins, consents, events, intent_history, notifications, registrations, users},
     http::ApiError,
-    intents::lookups::{Lookups, users_by_id},
+    intents::lookups::Lookups,
     notify::outbox::Attachment,
 };
 
@@ -158,7 +158,7 @@ async fn intents_of<C: ConnectionTrait>(
         .all(conn)
         .await?;
     // Staff are named, nothing more: their email and phone are theirs.
-    let actors = users_by_id(conn, changes.iter().map(|h| h.actor_id)).await?;
+    let actors = users::by_ids(conn, changes.iter().map(|h| h.actor_id)).await?;
     let mut history: HashMap<Uuid, Vec<ExportIntentChange>> = HashMap::new();
     for h in changes {
         history

@@ -19,7 +19,7 @@ use crate::{
         users,
     },
     http::ApiError,
-    intents::lookups::{Lookups, scope, users_by_id},
+    intents::lookups::{Lookups, scope},
 };
 
 const SIGNED_OR_ONBOARDED: [IntentStatus; 2] = [IntentStatus::Signed, IntentStatus::Onboarded];
@@ -275,7 +275,7 @@ pub async fn referral_report<C: ConnectionTrait>(conn: &C) -> Result<ReferralRep
         .flat_map(|(p, _, _)| p.iter().copied())
         .collect();
     let signed = signed_candidates(conn, everyone.into_iter()).await?;
-    let referrers = users_by_id(conn, brought.keys().copied()).await?;
+    let referrers = users::by_ids(conn, brought.keys().copied()).await?;
     let mut rows: Vec<ReferralRow> = brought
         .into_iter()
         .filter_map(|(id, (people, registrations, signups))| {
