@@ -119,13 +119,7 @@ pub async fn checkin_list(
         .order_by_asc(registrations::Column::Id)
         .all(&state.db)
         .await?;
-    let students: HashMap<Uuid, users::Model> = users::Entity::find()
-        .filter(users::Column::Id.is_in(rows.iter().map(|r| r.user_id)))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u))
-        .collect();
+    let students = users::by_ids(&state.db, rows.iter().map(|r| r.user_id)).await?;
     let arrived: HashMap<Uuid, DateTime<Utc>> = checkins::Entity::find()
         .filter(checkins::Column::EventId.eq(event.id))
         .all(&state.db)

@@ -4,8 +4,6 @@
 //! lock (see [`super::access::lock_event`]), so confirmed never exceeds
 //! capacity and waitlist positions stay 1, 2, 3, ….
 
-use std::collections::HashMap;
-
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
     QueryOrder, Set,
@@ -113,13 +111,7 @@ pub async fn with_users<C: ConnectionTrait>(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut users: HashMap<Uuid, users::Model> = users::Entity::find()
-        .filter(users::Column::Id.is_in(rows.iter().map(|r| r.user_id)))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u))
-        .collect();
+    let mut users = users::by_ids(conn, rows.iter().map(|r| r.user_id)).await?;
     Ok(rows
         .into_iter()
         .filter_map(|r| {
