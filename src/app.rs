@@ -85,7 +85,11 @@ impl Application {
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let workers = settings.server.workers;
         let server_settings = settings.server.clone();
-        let state = web::Data::new(AppState::new(conn, settings));
+        let (announcer, announcements) = db::Announcer::for_backend(conn.get_database_backend());
+        let state = web::Data::new(AppState::new(conn, settings, announcer));
+        if let Some(announcements) = announcements {
+            actix_web::rt::spawn(db::send_announcements(state.db.clone(), announcements));
+        }
         actix_web::rt::spawn(mark_shutdown(state.clone()));
         if state.db.get_database_backend() == DbBackend::Postgres {
             // One listener per process hears every process's committed changes.

@@ -23,6 +23,9 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
         .test_before_acquire(settings.ping_before_use)
         .sqlx_logging(false);
+    if settings.ping_before_use && settings.ping_after_idle_ms > 0 {
+        options.test_before_acquire_if_idle_for(Duration::from_millis(settings.ping_after_idle_ms));
+    }
     if url.starts_with("sqlite:") {
         if let Some(dir) = sqlite_file(url).and_then(|p| p.parent().map(|d| d.to_path_buf()))
             && !dir.as_os_str().is_empty()
@@ -160,22 +163,69 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 /// The PostgreSQL channel on which committed changes name their event.
 pub const LIVE_CHANNEL: &str = "nuancheng_live";
 
-/// Tells every server process on the database that `event_id`'s figures
-/// change with this transaction. PostgreSQL delivers the notification when
-/// the transaction commits and drops it when it rolls back, so only
-/// committed changes are announced; [`relay_changes`] hears it. On SQLite
-/// (one process) it does nothing: the process tells its own dashboards.
-pub async fn announce<C: ConnectionTrait>(conn: &C, event_id: uuid::Uuid) -> Result<(), DbErr> {
-    if conn.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
+/// Tells the other server processes on the database which events' figures
+/// changed, after the change committed. The ids wait in a bounded queue and
+/// one task sends them, many per statement (`pg_notify` in a statement of
+/// its own, not in the change's transaction: a transaction that notifies
+/// holds PostgreSQL's one notification lock from its commit until its WAL
+/// is flushed, so every writing request that notified would commit one
+/// after another). A notice lost (the queue full, the process killed
+/// between the commit and the send, the database away) costs the other
+/// processes' dashboards only speed: each feed also recounts every
+/// `live.poll_ms`. On SQLite (one process) there is no one to tell.
+#[derive(Clone)]
+pub struct Announcer(Option<tokio::sync::mpsc::Sender<uuid::Uuid>>);
+
+/// The ids an [`Announcer`] queued, for [`send_announcements`].
+pub struct Announcements(tokio::sync::mpsc::Receiver<uuid::Uuid>);
+
+impl Announcer {
+    /// Ids waiting to be sent at most; beyond it one is dropped.
+    const QUEUE: usize = 4096;
+    /// Ids per statement at most.
+    const BATCH: usize = 256;
+
+    /// An announcer for `backend`, with the queue its sender drains when
+    /// there is someone to tell.
+    pub fn for_backend(backend: DbBackend) -> (Self, Option<Announcements>) {
+        if backend != DbBackend::Postgres {
+            return (Self(None), None);
+        }
+        let (queue, queued) = tokio::sync::mpsc::channel(Self::QUEUE);
+        (Self(Some(queue)), Some(Announcements(queued)))
     }
-    conn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_notify($1, $2)",
-        [LIVE_CHANNEL.into(), event_id.to_string().into()],
-    ))
-    .await
-    .map(|_| ())
+
+    /// Queues `event_id` for the other processes; never waits.
+    pub fn announce(&self, event_id: uuid::Uuid) {
+        if let Some(queue) = &self.0 {
+            let _ = queue.try_send(event_id);
+        }
+    }
+}
+
+/// Sends what `queued` receives on [`LIVE_CHANNEL`], each id once per
+/// statement, until every [`Announcer`] is gone.
+pub async fn send_announcements(db: DatabaseConnection, mut queued: Announcements) {
+    let mut ids = Vec::with_capacity(Announcer::BATCH);
+    while queued.0.recv_many(&mut ids, Announcer::BATCH).await > 0 {
+        ids.sort_unstable();
+        ids.dedup();
+        let payloads = ids
+            .drain(..)
+            .map(|id| id.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let sent = db
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, id) FROM unnest(string_to_array($2, ',')) AS id",
+                [LIVE_CHANNEL.into(), payloads.into()],
+            ))
+            .await;
+        if let Err(error) = sent {
+            tracing::debug!(%error, "changes not announced; other processes recount on their poll");
+        }
+    }
 }
 
 /// The PostgreSQL channel on which a trigger names each changed user

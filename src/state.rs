@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::{
     config::Settings,
+    db,
     http::{
         callers::Callers, gate::Gate, metrics::Metrics, ratelimit::RateLimiter,
         streams::StreamSlots,
@@ -35,9 +36,12 @@ pub struct AppState {
     /// caller again.
     pub callers: Arc<Callers>,
     /// Event ids whose counts just changed (a check-in, a registration), for
-    /// the live dashboards of this process. Other processes' changes reach
-    /// a dashboard through its event's one-second poll.
+    /// the live dashboards of this process: its own changes (see
+    /// [`AppState::changed`]) and, on PostgreSQL, those the other processes
+    /// announce.
     pub live: tokio::sync::broadcast::Sender<Uuid>,
+    /// Tells the other processes which events changed.
+    pub announcer: db::Announcer,
     /// One feed per watched event: the latest message for its dashboards,
     /// kept by one poll however many streams watch the event.
     pub feeds: Feeds,
@@ -90,7 +94,7 @@ impl Feeds {
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, settings: Settings) -> Self {
+    pub fn new(db: DatabaseConnection, settings: Settings, announcer: db::Announcer) -> Self {
         Self {
             jwt: JwtKeys::new(&settings.auth),
             limiter: RateLimiter::shared(settings.rate_limit.auth_per_minute, &db),
@@ -103,6 +107,7 @@ impl AppState {
             ))),
             metrics: Arc::new(Metrics::default()),
             live: tokio::sync::broadcast::channel(1024).0,
+            announcer,
             feeds: Feeds::default(),
             streams: StreamSlots::new(
                 settings.live.max_streams_per_user,
@@ -113,5 +118,13 @@ impl AppState {
             settings: Arc::new(settings),
             db,
         }
+    }
+
+    /// `event_id`'s figures changed in a transaction that has committed:
+    /// this process's dashboards recount at once, the other processes'
+    /// when the announcement reaches them.
+    pub fn changed(&self, event_id: Uuid) {
+        let _ = self.live.send(event_id);
+        self.announcer.announce(event_id);
     }
 }

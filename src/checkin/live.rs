@@ -16,7 +16,10 @@ use actix_web::web;
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, stream};
 use sea_orm::EntityTrait;
-use tokio::sync::{broadcast::error::RecvError, watch};
+use tokio::sync::{
+    broadcast::error::{RecvError, TryRecvError},
+    watch,
+};
 use uuid::Uuid;
 
 use super::stats::{EventStats, event_stats};
@@ -76,7 +79,14 @@ async fn next_change(changes: &mut tokio::sync::broadcast::Receiver<Uuid>, event
         match changes.recv().await {
             // The nil id asks every feed to recount (announcements were lost).
             Ok(id) if id != event_id && !id.is_nil() => continue,
-            Ok(_) | Err(RecvError::Lagged(_)) => return true,
+            Ok(_) | Err(RecvError::Lagged(_)) => {
+                // Changes queued meanwhile are counted by the same recount.
+                while !matches!(
+                    changes.try_recv(),
+                    Err(TryRecvError::Empty | TryRecvError::Closed)
+                ) {}
+                return true;
+            }
             Err(RecvError::Closed) => return false,
         }
     }

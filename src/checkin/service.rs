@@ -311,9 +311,8 @@ pub async fn scan(
         notify::webhooks::checkin_data(&checkin),
     )
     .await?;
-    db::announce(&txn, event.id).await?;
     txn.commit().await?;
-    let _ = state.live.send(event.id);
+    state.changed(event.id);
     Ok(Scanned::CheckedIn(
         answer(
             &state.db,

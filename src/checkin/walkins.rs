@@ -232,9 +232,8 @@ pub async fn walk_in(
         notify::webhooks::checkin_data(&checkin),
     )
     .await?;
-    db::announce(&txn, event.id).await?;
     txn.commit().await?;
-    let _ = state.live.send(event.id);
+    state.changed(event.id);
     let mut answer = answer(
         &state.db,
         "checked_in",

@@ -205,9 +205,8 @@ pub async fn register(
     .await?;
     let view = RegistrationView::new(registration, true);
     recorder.record(&txn, 201, &view).await?;
-    db::announce(&txn, event_id).await?;
     txn.commit().await?;
-    let _ = state.live.send(event_id);
+    state.changed(event_id);
     Ok(view)
 }
 

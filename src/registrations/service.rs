@@ -147,9 +147,8 @@ pub async fn cancel(
         webhooks::registration_data(&cancelled),
     )
     .await?;
-    db::announce(&txn, event.id).await?;
     txn.commit().await?;
-    let _ = state.live.send(event.id);
+    state.changed(event.id);
     Ok(cancelled)
 }
 
