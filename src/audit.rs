@@ -85,7 +85,20 @@ pub async fn record<C: ConnectionTrait>(
     subjects: &[Uuid],
 ) -> Result<Uuid, DbErr> {
     let id = Uuid::now_v7();
-    let row = audit_log::ActiveModel {
+    let row = row(id, entry);
+    if conn.get_database_backend() == DbBackend::Postgres && subjects.len() <= CHUNK {
+        return record_at_once(conn, id, row, subjects).await.map(|()| id);
+    }
+    audit_log::Entity::insert(row)
+        .exec_without_returning(conn)
+        .await?;
+    add_subjects(conn, id, subjects).await?;
+    Ok(id)
+}
+
+/// `entry` as the row `id`.
+fn row(id: Uuid, entry: Entry) -> audit_log::ActiveModel {
+    audit_log::ActiveModel {
         id: Set(id),
         at: Set(db::now()),
         actor_id: Set(entry.actor_id),
@@ -98,15 +111,38 @@ pub async fn record<C: ConnectionTrait>(
         ip: Set(entry.ip),
         request_id: Set(entry.request_id),
         detail: Set(entry.detail.map(|d| d.to_string())),
-    };
-    if conn.get_database_backend() == DbBackend::Postgres && subjects.len() <= CHUNK {
-        return record_at_once(conn, id, row, subjects).await.map(|()| id);
     }
-    audit_log::Entity::insert(row)
-        .exec_without_returning(conn)
-        .await?;
-    add_subjects(conn, id, subjects).await?;
-    Ok(id)
+}
+
+/// Two CTEs, `logged` and `audited`, for a PostgreSQL statement whose own
+/// work decides whether there is anything to record: they insert `entry`'s
+/// row, and `subject` (an expression over `source`) as its person, once
+/// for each row of `source`, a CTE named earlier in the statement, so the
+/// change and its audit row commit together or not at all. Their values
+/// are appended to `values`, numbered after those already there.
+pub fn record_within(
+    entry: Entry,
+    source: &str,
+    subject: &str,
+    values: &mut Vec<sea_orm::Value>,
+) -> String {
+    use sea_orm::{ActiveModelTrait, IdenStatic, Iterable};
+    let row = row(Uuid::now_v7(), entry);
+    let (mut columns, mut params) = (Vec::new(), Vec::new());
+    for column in audit_log::Column::iter() {
+        if let Some(value) = row.get(column).into_value() {
+            values.push(value);
+            columns.push(column.as_str());
+            params.push(format!("${}", values.len()));
+        }
+    }
+    format!(
+        "logged AS (INSERT INTO audit_log ({}) SELECT {} FROM {source} RETURNING id), \
+         audited AS (INSERT INTO audit_subjects (audit_id, user_id) \
+         SELECT logged.id, {subject} FROM logged, {source})",
+        columns.join(", "),
+        params.join(", "),
+    )
 }
 
 /// The row and its people in one PostgreSQL statement: the row's insert is

@@ -5,10 +5,10 @@
 //! place at its door, finds the confirmed registration by its ticket code
 //! (holding it `FOR SHARE`, so a cancellation deciding at that moment comes
 //! first or waits), inserts the check-in `ON CONFLICT DO NOTHING`, writes a
-//! webhook delivery for every endpoint that wants `checkin.created`,
-//! announces the event on the live channel, and returns the student and any
-//! earlier check-in of the ticket. It commits on its own, so the 201 is
-//! durable when it leaves, as on the general path.
+//! webhook delivery for every endpoint that wants `checkin.created`, and
+//! returns the student and any earlier check-in of the ticket. It commits
+//! on its own, so the 201 is durable when it leaves, as on the general path;
+//! the live dashboards hear of it after the commit.
 //!
 //! Anything else (an unknown ticket, a closed event, a caller who may not
 //! scan here, a retried `client_checkin_id` sent with another ticket, a
@@ -26,7 +26,7 @@ use super::{
     types::*,
 };
 use crate::{
-    db,
+    audit, db,
     entities::{
         checkins::CheckinSource,
         registrations::RegistrationStatus,
@@ -63,7 +63,8 @@ struct Found {
 /// as sent, `$5` ticket code, `$6` check-in id, `$7` caller, `$8`
 /// client_checkin_id, `$9` gate, `$10` scanned_at, `$11` now, `$12`-`$14`
 /// the webhook payload's id, created_at and scanned_at as JSON shows them,
-/// `$15` the webhook event's name, `$16` the live channel.
+/// `$15` the webhook event's name; then the audit row's values, written
+/// only with a check-in.
 /// A delivery id is a UUIDv7 made from the clock and random bits, as the
 /// application makes them, so deliveries list in the order they were made.
 const SCAN: &str = r#"
@@ -100,10 +101,11 @@ WITH ev AS (
     FROM ins, webhook_endpoints w
     WHERE w.active AND EXISTS (SELECT 1 FROM json_array_elements_text(w.event_types) t(v)
                                WHERE t.v = $15::text)
-), note AS (
-    SELECT pg_notify($16, $1::text) FROM ins
-)
-SELECT (SELECT count(*) FROM note) AS inserted,
+)"#;
+
+/// What the statement answers, after [`SCAN`] and the audit's CTEs.
+const ANSWER: &str = r#"
+SELECT (SELECT count(*) FROM ins) AS inserted,
        reg.id AS registration_id, u.id AS student_id, u.full_name, u.university, u.major, u.degree,
        p.id AS prior_id, p.client_checkin_id AS prior_client_id, p.gate AS prior_gate,
        p.source AS prior_source, p.scanned_at AS prior_scanned_at,
@@ -116,12 +118,15 @@ LEFT JOIN users pb ON pb.id = p.checked_in_by
 "#;
 
 /// The scan answered in one statement, or `None` for the general path.
+/// A check-in it makes is recorded in the audit trail as `audit` in the
+/// same statement, and then it says so (`true`).
 pub async fn scan(
     state: &AppState,
     caller: &Caller,
     event_id: Uuid,
     input: &CheckinRequest,
-) -> Result<Option<Scanned>, ApiError> {
+    audit: audit::Entry,
+) -> Result<Option<(Scanned, bool)>, ApiError> {
     if state.db.get_database_backend() != DbBackend::Postgres {
         return Ok(None);
     }
@@ -144,7 +149,7 @@ pub async fn scan(
     let id = Uuid::now_v7();
     let scanned_at = sent_at.unwrap_or(now);
     let as_json = |t: DateTime<Utc>| serde_json::to_value(t).map_err(ApiError::internal);
-    let values: Vec<sea_orm::Value> = vec![
+    let mut values: Vec<sea_orm::Value> = vec![
         event_id.into(),
         staff.into(),
         employer.into(),
@@ -160,11 +165,11 @@ pub async fn scan(
         as_json(now)?.as_str().map(str::to_owned).into(),
         as_json(scanned_at)?.as_str().map(str::to_owned).into(),
         WebhookEvent::CheckinCreated.as_str().into(),
-        db::LIVE_CHANNEL.into(),
     ];
+    let audited = audit::record_within(audit, "ins", "ins.user_id", &mut values);
     let Some(found) = Found::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        SCAN,
+        format!("{SCAN}, {audited}{ANSWER}"),
         values,
     ))
     .one(&state.db)
@@ -192,8 +197,8 @@ pub async fn scan(
         account_created: None,
     };
     if found.inserted > 0 {
-        let _ = state.live.send(event_id);
-        return Ok(Some(Scanned::CheckedIn(answer(
+        state.changed(event_id);
+        let admitted = Scanned::CheckedIn(answer(
             "checked_in",
             CheckinView {
                 id,
@@ -205,7 +210,8 @@ pub async fn scan(
                 checked_in_at: now,
                 checked_in_by: me,
             },
-        ))));
+        ));
+        return Ok(Some((admitted, true)));
     }
     let (Some(prior), Some(source), Some(scanned_at), Some(created_at), Some(by)) = (
         found.prior_id,
@@ -236,9 +242,10 @@ pub async fn scan(
             full_name: found.prior_by_name.unwrap_or_default(),
         },
     };
-    Ok(Some(if same_scan {
+    let scanned = if same_scan {
         Scanned::CheckedIn(answer("checked_in", view))
     } else {
         Scanned::Already(answer("already_checked_in", view))
-    }))
+    };
+    Ok(Some((scanned, false)))
 }

@@ -15,7 +15,7 @@ use super::{
 use crate::{
     http::{
         ApiError, Caller, Json,
-        audit::Trail,
+        audit::{self, Trail},
         auth::{authenticate, bearer},
         error::Problem,
     },
@@ -52,6 +52,7 @@ fn respond(scanned: Scanned) -> HttpResponse {
         (status = 409, body = Problem, description = "ticket_for_other_event"),
         (status = 422, body = Problem, description = "not_confirmed, event_cancelled, event_not_open")))]
 pub async fn check_in(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<Uuid>,
@@ -59,7 +60,11 @@ pub async fn check_in(
 ) -> Result<HttpResponse, ApiError> {
     let (event_id, input) = (id.into_inner(), body.into_inner()?);
     // The usual scan in one statement on PostgreSQL, else the general way.
-    if let Some(scanned) = fast::scan(&state, &caller, event_id, &input).await? {
+    let audit = audit::write_entry(&req, &state, &caller, 201, event_id);
+    if let Some((scanned, audited)) = fast::scan(&state, &caller, event_id, &input, audit).await? {
+        if audited {
+            audit::recorded_within(&req);
+        }
         state.metrics.scan_answered("one_statement");
         return Ok(respond(scanned));
     }

@@ -85,7 +85,7 @@ pub async fn record_writes(
     let Some(state) = res.request().app_data::<web::Data<AppState>>().cloned() else {
         return Ok(res.map_into_boxed_body());
     };
-    if !res.status().is_success() {
+    if !res.status().is_success() || res.request().extensions().contains::<RecordedWithin>() {
         return Ok(res.map_into_boxed_body());
     }
     let status = res.status().as_u16();
@@ -122,6 +122,32 @@ pub async fn record_writes(
         tracing::error!(%error, "a write was not recorded in the audit trail");
     }
     Ok(ServiceResponse::new(req, res.set_body(body)))
+}
+
+/// Set on a request whose handler recorded its write in the statement
+/// that made it ([`audit::record_within`]), so [`record_writes`] does not
+/// record it again.
+struct RecordedWithin;
+
+/// The audit row of the write `caller` makes through `req`, answered with
+/// `status` and about `target`, for a handler that records it in the
+/// statement that makes the change; once that statement wrote it, the
+/// handler calls [`recorded_within`].
+pub fn write_entry(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    status: u16,
+    target: Uuid,
+) -> Entry {
+    let mut entry = Origin::of(req, state).entry(Kind::Write, Some(caller), status);
+    entry.target_id = Some(target);
+    entry
+}
+
+/// Tells [`record_writes`] that `req`'s write is already recorded.
+pub fn recorded_within(req: &HttpRequest) {
+    req.extensions_mut().insert(RecordedWithin);
 }
 
 /// Whose data a write's answer is about: the student of a registration,
