@@ -4,7 +4,7 @@
 //! hashing goes through one (`AppState::hashing`).
 //!
 //! The work runs on the gate's own threads, one per permit, rather than on
-//! the shared blocking pool: an argon2 hash needs a 19 MiB block, which the
+//! the shared blocking pool: an argon2 hash needs a 7 MiB block, which the
 //! hashing code keeps per thread and reuses, so on a fixed few threads the
 //! memory stays as many blocks (spread over the blocking pool's many
 //! threads, hashes grew the process past a gigabyte).
