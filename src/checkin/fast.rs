@@ -3,8 +3,10 @@
 //! The usual scan is a first arrival or a ticket shown again. Both are
 //! answered here by one statement: it checks the event and the caller's
 //! place at its door, finds the confirmed registration by its ticket code
-//! (holding it `FOR SHARE`, so a cancellation deciding at that moment comes
-//! first or waits), inserts the check-in `ON CONFLICT DO NOTHING`, writes a
+//! (holding it `FOR SHARE` when it has no check-in yet, so a cancellation
+//! deciding at that moment comes first or waits; a ticket shown again locks
+//! and writes nothing, so its statement commits without waiting for the
+//! WAL), inserts the check-in `ON CONFLICT DO NOTHING`, writes a
 //! webhook delivery for every endpoint that wants `checkin.created`, and
 //! returns the student and any earlier check-in of the ticket. It commits
 //! on its own, so the 201 is durable when it leaves, as on the general path;
@@ -74,10 +76,14 @@ WITH ev AS (
       AND ($2 OR EXISTS (SELECT 1 FROM event_employers ee
                          WHERE ee.event_id = e.id AND ee.employer_id = $3))
       AND ($4::timestamptz IS NULL OR $4::timestamptz >= e.starts_at - interval '1 day')
-), reg AS (
+), seen AS (
     SELECT r.id, r.user_id FROM registrations r
     WHERE r.ticket_code = $5 AND r.event_id = $1 AND r.status = 'confirmed'
       AND EXISTS (SELECT 1 FROM ev)
+), reg AS (
+    SELECT r.id, r.user_id FROM registrations r
+    WHERE r.id = (SELECT id FROM seen) AND r.status = 'confirmed'
+      AND NOT EXISTS (SELECT 1 FROM checkins c WHERE c.registration_id = r.id)
     FOR SHARE OF r
 ), ins AS (
     INSERT INTO checkins (id, event_id, registration_id, user_id, checked_in_by,
@@ -106,14 +112,14 @@ WITH ev AS (
 /// What the statement answers, after [`SCAN`] and the audit's CTEs.
 const ANSWER: &str = r#"
 SELECT (SELECT count(*) FROM ins) AS inserted,
-       reg.id AS registration_id, u.id AS student_id, u.full_name, u.university, u.major, u.degree,
+       seen.id AS registration_id, u.id AS student_id, u.full_name, u.university, u.major, u.degree,
        p.id AS prior_id, p.client_checkin_id AS prior_client_id, p.gate AS prior_gate,
        p.source AS prior_source, p.scanned_at AS prior_scanned_at,
        p.created_at AS prior_created_at, p.checked_in_by AS prior_by, pb.full_name AS prior_by_name,
        EXISTS (SELECT 1 FROM checkins c WHERE c.client_checkin_id = $8) AS client_id_taken
-FROM reg
-JOIN users u ON u.id = reg.user_id
-LEFT JOIN checkins p ON p.registration_id = reg.id
+FROM seen
+JOIN users u ON u.id = seen.user_id
+LEFT JOIN checkins p ON p.registration_id = seen.id
 LEFT JOIN users pb ON pb.id = p.checked_in_by
 "#;
 
