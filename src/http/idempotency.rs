@@ -151,8 +151,7 @@ where
         |status: StatusCode, body: &serde_json::Value| HttpResponse::build(status).json(body);
     let Some(idem_key) = key.key else {
         let (status, body) = create(request, Recorder(None)).await?;
-        let body = serde_json::to_value(body).map_err(ApiError::internal)?;
-        return Ok(respond(status, &body));
+        return Ok(HttpResponse::build(status).json(body));
     };
     let request_hash = hash_token(&serde_json::to_string(&request).map_err(ApiError::internal)?);
     let row_id = match claim(db_conn, &scope, &idem_key, &request_hash, key.lease).await? {

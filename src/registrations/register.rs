@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{tickets::new_ticket_code, types::*};
 use crate::{
-    db,
+    audit, db,
     entities::{
         events::{self, EventStatus},
         registrations::{self, RegistrationStatus},
@@ -66,9 +66,9 @@ async fn referrer(
 }
 
 /// Registers the calling student for an event. The answer is recorded for
-/// the request's `Idempotency-Key` in the registration's own transaction, so
-/// a retry after a crash gets the same answer whenever the registration
-/// exists.
+/// the request's `Idempotency-Key`, and `audit` in the audit trail, in the
+/// registration's own transaction, so a retry after a crash gets the same
+/// answer whenever the registration exists, and it is never unrecorded.
 ///
 /// What does not need the event's lock is read first: the event as it was
 /// (to refuse early and to word the email), an earlier registration, the
@@ -83,6 +83,7 @@ pub async fn register(
     event_id: Uuid,
     input: RegisterRequest,
     recorder: &Recorder,
+    mut audit: audit::Entry,
 ) -> Result<RegistrationView, ApiError> {
     if state.settings.registration.require_verified_email && !caller.email_verified {
         return Err(ApiError::Denied {
@@ -203,8 +204,10 @@ pub async fn register(
         webhooks::registration_data(&registration),
     )
     .await?;
+    audit.target_id = Some(registration.id);
     let view = RegistrationView::new(registration, true);
     recorder.record(&txn, 201, &view).await?;
+    audit::record(&txn, audit, &[]).await?;
     txn.commit().await?;
     state.changed(event_id);
     Ok(view)

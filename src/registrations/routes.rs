@@ -16,7 +16,7 @@ use super::{
 use crate::{
     http::{
         ApiError, Caller, Candidate, Page, PageQuery,
-        audit::Trail,
+        audit::{self, Trail},
         error::Problem,
         export,
         idempotency::{self, IdempotencyKey},
@@ -53,6 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 409, body = Problem, description = "already_registered, with `existing`"),
         (status = 422, body = Problem, description = "event_full, registration_closed, event_cancelled, not_eligible")))]
 pub async fn register(
+    req: HttpRequest,
     state: web::Data<AppState>,
     Candidate(caller): Candidate,
     id: web::Path<Uuid>,
@@ -61,18 +62,28 @@ pub async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let event_id = id.into_inner();
     let input = body.into_inner()?.unwrap_or_default();
-    idempotency::once_recorded(
+    // A registration records its audit row in its own transaction; an
+    // answer replayed for a retried key is recorded as any other write.
+    let audit = audit::write_entry(&req, &state, &caller, 201, event_id);
+    let registered = std::cell::Cell::new(false);
+    let answer = idempotency::once_recorded(
         &state.db,
         key,
         format!("registration:{}:{event_id}", caller.id),
         input,
         |input, recorder| async {
             let recorder = recorder;
-            let view = register::register(&state, &caller, event_id, input, &recorder).await?;
+            let view =
+                register::register(&state, &caller, event_id, input, &recorder, audit).await?;
+            registered.set(true);
             Ok((StatusCode::CREATED, view))
         },
     )
-    .await
+    .await?;
+    if registered.get() {
+        audit::recorded_within(&req);
+    }
+    Ok(answer)
 }
 
 /// Cancel a registration (its student, organisers). The first eligible
