@@ -18,6 +18,7 @@ mod m20261127_172000_create_mail_templates;
 mod m20261127_180000_announce_user_changes;
 mod m20261127_181000_add_checkin_thanks_pending;
 mod m20261127_190000_checkins_without_hot_parent_locks;
+mod m20261206_120000_checkins_keyed_by_their_registration;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_180000_announce_user_changes::Migration),
             Box::new(m20261127_181000_add_checkin_thanks_pending::Migration),
             Box::new(m20261127_190000_checkins_without_hot_parent_locks::Migration),
+            Box::new(m20261206_120000_checkins_keyed_by_their_registration::Migration),
         ]
     }
 }

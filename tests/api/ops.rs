@@ -273,7 +273,7 @@ async fn readiness_says_shutting_down_while_draining() {
 /// (migration `m20261127_190000`): a row naming another event than its
 /// registration's is refused by the database itself.
 #[actix_web::test]
-async fn a_check_in_row_must_name_its_registrations_event() {
+async fn a_check_in_row_must_name_its_registrations_event_and_student() {
     use sea_orm::ConnectionTrait;
     use serde_json::json;
     let app = spawn_app().await;
@@ -284,23 +284,36 @@ async fn a_check_in_row_must_name_its_registrations_event() {
     let event = app.published_event(&organiser, json!({})).await;
     let other = app.published_event(&organiser, json!({})).await;
     let student = app.student("master", 2027).await;
+    let someone_else = app.student("phd", 2026).await;
     let registered = app.register(&event, &student.token).await;
     let registration = registered.body["id"].as_str().unwrap();
-    let insert = |event: &str| {
+    let insert = |event: &str, user: &str| {
         format!(
             "INSERT INTO checkins (id, event_id, registration_id, user_id, checked_in_by, source, \
              scanned_at, created_at, thanks_pending) SELECT gen_random_uuid(), '{event}', r.id, \
-             r.user_id, r.user_id, 'scan', now(), now(), false FROM registrations r \
+             {user}, r.user_id, 'scan', now(), now(), false FROM registrations r \
              WHERE r.id = '{registration}'"
         )
     };
-    let refused = app.db().execute_unprepared(&insert(&other)).await;
-    assert!(
-        refused.is_err_and(|e| e.to_string().contains("fk_checkins_registration_event")),
-        "a check-in for another event than its registration's"
-    );
+    let theirs = format!("'{}'", someone_else.id);
+    for (event, user, what) in [
+        (&other, "r.user_id", "another event than its registration's"),
+        (
+            &event,
+            theirs.as_str(),
+            "another student than its registration's",
+        ),
+    ] {
+        let refused = app.db().execute_unprepared(&insert(event, user)).await;
+        assert!(
+            refused.is_err_and(|e| e
+                .to_string()
+                .contains("fk_checkins_registration_event_user")),
+            "a check-in for {what}"
+        );
+    }
     app.db()
-        .execute_unprepared(&insert(&event))
+        .execute_unprepared(&insert(&event, "r.user_id"))
         .await
-        .expect("the registration's own event");
+        .expect("the registration's own event and student");
 }
