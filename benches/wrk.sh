@@ -62,6 +62,9 @@ cleanup() {
 }
 trap cleanup EXIT
 if [ "$KIND" = postgres ]; then
+  # The figures are the cluster's: say so when it holds more than the bench.
+  others=$(psql "$PGURL/postgres" -qAtc "SELECT count(*) FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1')")
+  [ "$others" -le 5 ] || echo "warning: $others other databases on this cluster (tests leave nuancheng_test_*): figures may be slower"
   psql "$PGURL/postgres" -qAtc "CREATE DATABASE $DB" >/dev/null
   URL=$PGURL/$DB
   B=bench. # the bench's own tables
@@ -160,6 +163,11 @@ pg_xacts() {
   sleep 11
   query "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
 }
+# Bytes of WAL written so far, cluster-wide: what a phase asks of the disk.
+pg_wal() {
+  [ "$KIND" = postgres ] || { echo 0; return; }
+  psql "$PGURL/$DB" -qAtX -c "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint"
+}
 hwm_mb() { awk '$1 == "VmHWM:" {printf "%.0f", $2/1024}' "/proc/$PID/status"; }
 
 ROWS=()
@@ -173,10 +181,13 @@ phase() { # name, request file, "distinct" when no request may be sent twice, se
   [ -n "$XACTS" ] || XACTS=$(pg_xacts)
   xacts_before=$XACTS
   pg_before=$(pg_ticks)
+  local wal_before wal_after
+  wal_before=$(pg_wal)
   before=$(cpu_ticks)
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 10s --latency \
     -s benches/wrk/requests.lua "http://127.0.0.1:$PORT" -- "$WORK/$file.tsv" "$THREADS")
   after=$(cpu_ticks)
+  wal_after=$(pg_wal)
   local pg_after xacts_after
   pg_after=$(pg_ticks)
   xacts_after=$(pg_xacts)
@@ -187,10 +198,11 @@ phase() { # name, request file, "distinct" when no request may be sent twice, se
   local rate cpu
   rate=$(awk -v n="$r_requests" -v us="$r_duration_us" 'BEGIN {printf "%.0f", n / (us / 1e6)}')
   cpu=$(awk -v t=$((after - before)) -v hz="$TCK" -v n="$r_requests" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')
-  local pgcpu xacts
+  local pgcpu xacts wal
+  wal=$(awk -v b=$((wal_after - wal_before)) -v n="$r_requests" 'BEGIN {printf "%.1f", b / 1024 / n}')
   pgcpu=$(awk -v t=$((pg_after - pg_before)) -v hz="$TCK" -v n="$r_requests" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')
   xacts=$(awk -v t=$((xacts_after - xacts_before)) -v n="$r_requests" 'BEGIN {printf "%.1f", t / n}')
-  [ "$KIND" = postgres ] || { pgcpu=–; xacts=–; }
+  [ "$KIND" = postgres ] || { pgcpu=–; xacts=–; wal=–; }
   [ -z "$HEALTHZ_RATE" ] && HEALTHZ_RATE=$rate
   local xh xp
   xh=$(awk -v a="$rate" -v b="$HEALTHZ_RATE" 'BEGIN {printf "%.3f", a / b}')
@@ -202,8 +214,8 @@ phase() { # name, request file, "distinct" when no request may be sent twice, se
   local note=""
   [ -n "$distinct" ] && [ "$r_wraps" != 0 ] && note=" (requests reused: $r_wraps wraps)"
   [ "$r_errors" != 0 ] && note="$note (socket errors: $r_errors)"
-  ROWS+=("| $name | $rate | $p50 | $p95 | $p99 | ${r_statuses//,/, }$note | $xh | $xp | $cpu | $pgcpu | $xacts | $(hwm_mb) |")
-  echo "$name: $rate/s, p50 $p50 ms, p95 $p95 ms, p99 $p99 ms, statuses $r_statuses$note, ×healthz $xh, ×reference $xp, CPU $cpu ms/request (PostgreSQL $pgcpu), $xacts PostgreSQL transactions/request, peak RSS $(hwm_mb) MB"
+  ROWS+=("| $name | $rate | $p50 | $p95 | $p99 | ${r_statuses//,/, }$note | $xh | $xp | $cpu | $pgcpu | $xacts | $wal | $(hwm_mb) |")
+  echo "$name: $rate/s, p50 $p50 ms, p95 $p95 ms, p99 $p99 ms, statuses $r_statuses$note, ×healthz $xh, ×reference $xp, CPU $cpu ms/request (PostgreSQL $pgcpu), $xacts PostgreSQL transactions/request, $wal KB of WAL/request, peak RSS $(hwm_mb) MB"
 }
 
 echo "idle: RSS $(awk '$1 == "VmRSS:" {printf "%.0f", $2/1024}' "/proc/$PID/status") MB"
@@ -256,8 +268,8 @@ echo "### $KIND: $CONNECTIONS connections, $THREADS wrk threads, ${SECS} s per p
 echo
 echo "$REF; GET /healthz: $HEALTHZ_RATE/s"
 echo
-echo "| phase | req/s | p50 ms | p95 ms | p99 ms | statuses | × healthz | $REF_COLUMN | server CPU ms/req | PostgreSQL CPU ms/req | PostgreSQL xacts/req | peak RSS MB |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| phase | req/s | p50 ms | p95 ms | p99 ms | statuses | × healthz | $REF_COLUMN | server CPU ms/req | PostgreSQL CPU ms/req | PostgreSQL xacts/req | WAL KB/req | peak RSS MB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
 echo
 # The crowded events: each one reached is full to the seat, its counters match its rows.
