@@ -166,7 +166,7 @@ pg_xacts() {
 # Bytes of WAL written so far, cluster-wide: what a phase asks of the disk.
 pg_wal() {
   [ "$KIND" = postgres ] || { echo 0; return; }
-  psql "$PGURL/$DB" -qAtX -c "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint"
+  query "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint"
 }
 hwm_mb() { awk '$1 == "VmHWM:" {printf "%.0f", $2/1024}' "/proc/$PID/status"; }
 
