@@ -96,6 +96,12 @@ pub async fn record<C: ConnectionTrait>(
     Ok(id)
 }
 
+/// The `INSERT` of `entry`'s row, with no people, for a statement of
+/// several writes (see [`crate::db::Chain`]).
+pub fn insert_statement(entry: Entry) -> sea_orm::sea_query::InsertStatement {
+    audit_log::Entity::insert(row(Uuid::now_v7(), entry)).into_query()
+}
+
 /// `entry` as the row `id`.
 fn row(id: Uuid, entry: Entry) -> audit_log::ActiveModel {
     audit_log::ActiveModel {

@@ -19,6 +19,8 @@
 //! words for every refusal. The rules are the same on both ways: a scan
 //! that this statement would admit, the general path admits too.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
@@ -35,7 +37,7 @@ use crate::{
         users::{Degree, Role},
     },
     http::{ApiError, Caller, FieldErrors},
-    notify::webhooks::WebhookEvent,
+    notify::webhooks::{self, WebhookEvent},
     state::AppState,
 };
 
@@ -67,8 +69,6 @@ struct Found {
 /// the webhook payload's id, created_at and scanned_at as JSON shows them,
 /// `$15` the webhook event's name; then the audit row's values, written
 /// only with a check-in.
-/// A delivery id is a UUIDv7 made from the clock and random bits, as the
-/// application makes them, so deliveries list in the order they were made.
 const SCAN: &str = r#"
 WITH ev AS (
     SELECT e.id FROM events e
@@ -91,25 +91,21 @@ WITH ev AS (
     SELECT $6, $1, reg.id, reg.user_id, $7, $8, $9, 'scan', $10, $11, true FROM reg
     ON CONFLICT DO NOTHING
     RETURNING registration_id, user_id
-), hooks AS (
-    INSERT INTO webhook_deliveries (id, endpoint_id, event_type, payload, status,
-                                    attempts, next_attempt_at, created_at)
-    SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING
-               substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
-               FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid,
-           w.id, $15::text,
-           json_build_object('created_at', $13::text,
-               'data', json_build_object('checkin_id', $6, 'event_id', $1,
-                   'registration_id', ins.registration_id, 'scanned_at', $14::text,
-                   'source', 'scan', 'user_id', ins.user_id),
-               'id', $12, 'type', $15::text)::text,
-           'pending', 0, $11, $11
-    FROM ins, webhook_endpoints w
-    WHERE w.active AND EXISTS (SELECT 1 FROM json_array_elements_text(w.event_types) t(v)
-                               WHERE t.v = $15::text)
 )"#;
 
-/// What the statement answers, after [`SCAN`] and the audit's CTEs.
+/// [`SCAN`] and the scan's webhook deliveries, one per endpoint for each
+/// check-in made.
+static SCAN_AND_HOOKS: LazyLock<String> = LazyLock::new(|| {
+    let payload = "json_build_object('created_at', $13::text, \
+        'data', json_build_object('checkin_id', $6, 'event_id', $1, \
+            'registration_id', ins.registration_id, 'scanned_at', $14::text, \
+            'source', 'scan', 'user_id', ins.user_id), \
+        'id', $12, 'type', $15::text)::text";
+    let deliveries = webhooks::deliveries_sql("ins", "$15::text", payload, "$11");
+    format!("{SCAN}, hooks AS ({deliveries})")
+});
+
+/// What the statement answers, after [`SCAN_AND_HOOKS`] and the audit's CTEs.
 const ANSWER: &str = r#"
 SELECT (SELECT count(*) FROM ins) AS inserted,
        seen.id AS registration_id, u.id AS student_id, u.full_name, u.university, u.major, u.degree,
@@ -175,7 +171,7 @@ pub async fn scan(
     let audited = audit::record_within(audit, "ins", "ins.user_id", &mut values);
     let Some(found) = Found::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!("{SCAN}, {audited}{ANSWER}"),
+        format!("{}, {audited}{ANSWER}", *SCAN_AND_HOOKS),
         values,
     ))
     .one(&state.db)

@@ -19,7 +19,8 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, http::Stat
 use chrono::TimeDelta;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, Set, sea_query::Expr,
+    EntityTrait, QueryFilter, QueryTrait, Set,
+    sea_query::{Expr, UpdateStatement},
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -112,6 +113,30 @@ impl Recorder {
         store(conn, row_id, i32::from(status), body).await?;
         Ok(())
     }
+
+    /// The `UPDATE` that [`Self::record`] runs, for a statement of several
+    /// writes (see [`crate::db::Chain`]); `None` without a key.
+    pub fn statement(
+        &self,
+        status: u16,
+        body: &impl Serialize,
+    ) -> Result<Option<UpdateStatement>, ApiError> {
+        let Some(row_id) = self.0 else {
+            return Ok(None);
+        };
+        let body = serde_json::to_string(body).map_err(ApiError::internal)?;
+        Ok(Some(storing(row_id, i32::from(status), body)))
+    }
+}
+
+fn storing(row_id: Uuid, status: i32, body: String) -> UpdateStatement {
+    use idempotency_keys::Column as C;
+    idempotency_keys::Entity::update_many()
+        .col_expr(C::ResponseStatus, Expr::value(Some(status)))
+        .col_expr(C::ResponseBody, Expr::value(Some(body)))
+        .filter(C::Id.eq(row_id))
+        .filter(C::ResponseStatus.is_null())
+        .into_query()
 }
 
 async fn store<C: ConnectionTrait>(
@@ -120,14 +145,7 @@ async fn store<C: ConnectionTrait>(
     status: i32,
     body: String,
 ) -> Result<(), DbErr> {
-    use idempotency_keys::Column as C;
-    idempotency_keys::Entity::update_many()
-        .col_expr(C::ResponseStatus, Expr::value(Some(status)))
-        .col_expr(C::ResponseBody, Expr::value(Some(body)))
-        .filter(C::Id.eq(row_id))
-        .filter(C::ResponseStatus.is_null())
-        .exec(conn)
-        .await?;
+    conn.execute(&storing(row_id, status, body)).await?;
     Ok(())
 }
 

@@ -63,6 +63,18 @@ pub async fn enqueue_with<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The `INSERT` that queues an email, for a statement of several writes
+/// (see [`crate::db::Chain`]).
+pub fn insert_statement(
+    to: &str,
+    mail: Rendered,
+    attachments: Vec<Attachment>,
+) -> Result<sea_orm::sea_query::InsertStatement, DbErr> {
+    use sea_orm::QueryTrait;
+    let row = row(Uuid::now_v7(), to, mail, attachments, None)?;
+    Ok(notifications::Entity::insert(row).into_query())
+}
+
 /// Emails inserted per statement by [`enqueue_all`].
 const ROWS_PER_INSERT: usize = 50;
 

@@ -118,13 +118,7 @@ pub async fn emit_to<C: ConnectionTrait>(
         return Ok(());
     }
     let now = db::now();
-    let payload = json!({
-        "id": Uuid::now_v7(),
-        "type": event.as_str(),
-        "created_at": now,
-        "data": data,
-    })
-    .to_string();
+    let payload = payload(event, data, now);
     for endpoint in endpoints {
         webhook_deliveries::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -145,6 +139,37 @@ pub async fn emit_to<C: ConnectionTrait>(
         .await?;
     }
     Ok(())
+}
+
+/// The body of a delivery of `event`, as every endpoint receives it.
+pub fn payload(event: WebhookEvent, data: Value, now: chrono::DateTime<Utc>) -> String {
+    json!({
+        "id": Uuid::now_v7(),
+        "type": event.as_str(),
+        "created_at": now,
+        "data": data,
+    })
+    .to_string()
+}
+
+/// An `INSERT` for a PostgreSQL statement that writes, for each row of
+/// `source` (a CTE named earlier), one pending delivery to every active
+/// endpoint subscribed to `event_type`, with `payload`, made at `now` (SQL
+/// expressions, `event_type` and `payload` as text). Each delivery's id is
+/// a UUIDv7 made from the clock and random bits, as the application makes
+/// them, so deliveries list in the order they were made.
+pub fn deliveries_sql(source: &str, event_type: &str, payload: &str, now: &str) -> String {
+    format!(
+        "INSERT INTO webhook_deliveries (id, endpoint_id, event_type, payload, status, \
+                                         attempts, next_attempt_at, created_at) \
+         SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING \
+                    substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) \
+                    FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid, \
+                w.id, {event_type}, {payload}, 'pending', 0, {now}, {now} \
+         FROM {source}, webhook_endpoints w \
+         WHERE w.active AND EXISTS (SELECT 1 FROM json_array_elements_text(w.event_types) t(v) \
+                                    WHERE t.v = {event_type})"
+    )
 }
 
 /// A registration as webhooks show it.

@@ -4,6 +4,7 @@
 
 pub mod contacts;
 pub mod export;
+mod fast;
 pub mod register;
 pub mod routes;
 pub mod service;

@@ -5,12 +5,12 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, Set,
-    sea_query::{Expr, ExprTrait},
+    EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef, Set,
+    sea_query::{Expr, ExprTrait, IntoCondition},
 };
 use uuid::Uuid;
 
-use super::{tickets::new_ticket_code, types::*};
+use super::{fast, tickets::new_ticket_code, types::*};
 use crate::{
     audit, db,
     entities::{
@@ -25,7 +25,7 @@ use crate::{
     },
     http::{ApiError, Caller, error::is_unique_violation, idempotency::Recorder},
     notify::{
-        self,
+        self, Attachment, Rendered,
         custom::{Student, Wording},
         kinds::{Extras, TemplateKind},
         webhooks::{self, WebhookEvent},
@@ -70,20 +70,20 @@ async fn referrer(
 /// registration's own transaction, so a retry after a crash gets the same
 /// answer whenever the registration exists, and it is never unrecorded.
 ///
-/// What does not need the event's lock is read first: the event as it was
-/// (to refuse early and to word the email), an earlier registration, the
-/// organisers' wording and the webhook endpoints. The lock is then taken by
-/// the statement that takes the seat (see [`take_seat`]), and held for the
-/// registration, its email and its webhook rows only; every rule is checked
-/// again on the locked row, since an organiser may have changed the event
-/// in between.
+/// What does not need the event's lock is read first (see
+/// [`before_the_lock`]). On PostgreSQL a first place at an event with
+/// seats left then takes one statement (see [`super::fast`]); otherwise
+/// the lock is taken by the statement that takes the seat (see
+/// [`take_seat`]), and held for the registration, its email and its
+/// webhook rows only. Every rule is checked again on the locked row, since
+/// an organiser may have changed the event in between.
 pub async fn register(
     state: &AppState,
     caller: &Caller,
     event_id: Uuid,
     input: RegisterRequest,
     recorder: &Recorder,
-    mut audit: audit::Entry,
+    audit: audit::Entry,
 ) -> Result<RegistrationView, ApiError> {
     if state.settings.registration.require_verified_email && !caller.email_verified {
         return Err(ApiError::Denied {
@@ -91,182 +91,265 @@ pub async fn register(
             detail: "confirm your email address with the link we sent, then register".into(),
         });
     }
-    let referrer_id = referrer(state, caller, input.referral_code.as_deref()).await?;
-    let now = db::now();
+    let place = Place {
+        state,
+        caller,
+        event_id,
+        referrer_id: referrer(state, caller, input.referral_code.as_deref()).await?,
+        now: db::now(),
+    };
     // On PostgreSQL the reads share the transaction's connection (a pooled
     // statement of its own costs a round trip more, the pool's check); the
-    // event is locked only by `take_seat`. SQLite's `BEGIN IMMEDIATE` takes
+    // event is locked only by the write. SQLite's `BEGIN IMMEDIATE` takes
     // the database's write lock at once, so there they come first.
-    let (txn, before) = if state.db.get_database_backend() == DbBackend::Postgres {
+    if state.db.get_database_backend() != DbBackend::Postgres {
+        let before = before_the_lock(&state.db, &place, true).await?;
         let txn = db::begin_write(&state.db).await?;
-        let before = before_the_lock(&txn, state, caller, event_id, now).await?;
-        (txn, before)
-    } else {
-        let before = before_the_lock(&state.db, state, caller, event_id, now).await?;
-        (db::begin_write(&state.db).await?, before)
-    };
-    let BeforeTheLock {
-        existing,
-        likely,
-        mut wording,
-        hooks,
-    } = before;
-    let Some((event, position)) = take_seat(&txn, event_id).await? else {
-        let event = lock_event(&txn, event_id).await?;
-        admissible(&event, caller, now)?;
-        return Err(ApiError::rule(
-            "event_full",
-            "every seat is taken and the waitlist is full",
-        ));
-    };
-    admissible(&event, caller, now)?;
-    let (status, kind) = match position {
-        None => (
-            RegistrationStatus::Confirmed,
-            TemplateKind::RegistrationConfirmed,
-        ),
-        Some(_) => (
-            RegistrationStatus::Waitlisted,
-            TemplateKind::RegistrationWaitlisted,
-        ),
-    };
-    let confirmed_at = (status == RegistrationStatus::Confirmed).then_some(now);
-    let fresh = registrations::ActiveModel {
-        status: Set(status),
-        waitlist_position: Set(position),
-        // A new code also when re-registering: the cancelled ticket stays dead.
-        ticket_code: Set(new_ticket_code()),
-        referrer_id: Set(referrer_id),
-        confirmed_at: Set(confirmed_at),
-        cancelled_at: Set(None),
-        cancelled_by: Set(None),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    let written = match existing {
-        // Still cancelled: a twin request may have re-registered meanwhile.
-        Some(cancelled) => registrations::Entity::update_many()
-            .set(fresh)
-            .filter(registrations::Column::Id.eq(cancelled.id))
-            .filter(registrations::Column::Status.eq(RegistrationStatus::Cancelled))
-            .exec_with_returning(&txn)
-            .await
-            .map(|rows| rows.into_iter().next()),
-        None => registrations::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            event_id: Set(event_id),
-            user_id: Set(caller.id),
-            created_at: Set(now),
-            ..fresh
-        }
-        .insert(&txn)
-        .await
-        .map(Some),
-    };
-    let registration = match written {
-        Ok(Some(registration)) => registration,
-        Ok(None) => return Err(registered_meanwhile(state, txn, caller, event_id).await),
-        Err(e) if is_unique_violation(&e) => {
-            return Err(registered_meanwhile(state, txn, caller, event_id).await);
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let facts = facts(&state.settings, &event);
-    let student = Student {
-        full_name: &caller.full_name,
-        email: &caller.email,
-    };
-    let (extras, attachments) = match position {
-        None => (
-            Extras {
-                ticket_code: registration.ticket_code.clone(),
-                ..Extras::default()
-            },
-            vec![calendar(&state.settings, &event)],
-        ),
-        Some(position) => (
-            Extras {
-                waitlist_position: position,
-                ..Extras::default()
-            },
-            Vec::new(),
-        ),
-    };
-    if kind != likely {
-        wording = Wording::load(&txn, &state.settings, &event, kind).await?;
+        return place.seat_and_write(txn, before, recorder, audit).await;
     }
-    let mail = wording.render(student, &facts, &[], &extras);
-    notify::enqueue(&txn, &caller.email, mail, attachments).await?;
-    webhooks::emit_to(
-        &txn,
-        &hooks,
-        WebhookEvent::RegistrationCreated,
-        webhooks::registration_data(&registration),
-    )
-    .await?;
-    audit.target_id = Some(registration.id);
-    let view = RegistrationView::new(registration, true);
-    recorder.record(&txn, 201, &view).await?;
-    audit::record(&txn, audit, &[]).await?;
-    txn.commit().await?;
-    state.changed(event_id);
-    Ok(view)
+    let txn = db::begin_write(&state.db).await?;
+    let before = before_the_lock(&txn, &place, false).await?;
+    if before.existing.is_some() || before.likely != TemplateKind::RegistrationConfirmed {
+        return place.seat_and_write(txn, before, recorder, audit).await;
+    }
+    if let Some(view) = fast::register(&place, txn, &before, recorder, audit.clone()).await? {
+        state.changed(event_id);
+        return Ok(view);
+    }
+    // The seats ran out, or an organiser changed the event, since it was read.
+    let txn = db::begin_write(&state.db).await?;
+    let before = before_the_lock(&txn, &place, false).await?;
+    place.seat_and_write(txn, before, recorder, audit).await
+}
+
+/// Who registers where, and when.
+pub(super) struct Place<'a> {
+    pub state: &'a AppState,
+    pub caller: &'a Caller,
+    pub event_id: Uuid,
+    pub referrer_id: Option<Uuid>,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+impl Place<'_> {
+    /// The registration as it is written: confirmed (`position` `None`) or
+    /// waitlisted, with a new ticket code (also when a cancelled place is
+    /// taken again: the cancelled ticket stays dead).
+    pub fn registration(&self, position: Option<i32>) -> registrations::ActiveModel {
+        let status = match position {
+            None => RegistrationStatus::Confirmed,
+            Some(_) => RegistrationStatus::Waitlisted,
+        };
+        registrations::ActiveModel {
+            status: Set(status),
+            waitlist_position: Set(position),
+            ticket_code: Set(new_ticket_code()),
+            referrer_id: Set(self.referrer_id),
+            confirmed_at: Set(position.is_none().then_some(self.now)),
+            cancelled_at: Set(None),
+            cancelled_by: Set(None),
+            updated_at: Set(self.now),
+            ..Default::default()
+        }
+    }
+
+    /// A new registration, not yet written.
+    pub fn new_registration(&self, position: Option<i32>) -> registrations::ActiveModel {
+        registrations::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            event_id: Set(self.event_id),
+            user_id: Set(self.caller.id),
+            created_at: Set(self.now),
+            ..self.registration(position)
+        }
+    }
+
+    /// The email that tells the student of `registration` at `event`:
+    /// the ticket and a calendar entry for a seat, the position for the
+    /// waitlist.
+    pub fn email(
+        &self,
+        wording: &Wording,
+        event: &events::Model,
+        registration: &registrations::Model,
+    ) -> (Rendered, Vec<Attachment>) {
+        let settings = &self.state.settings;
+        let student = Student {
+            full_name: &self.caller.full_name,
+            email: &self.caller.email,
+        };
+        let (extras, attachments) = match registration.waitlist_position {
+            None => (
+                Extras {
+                    ticket_code: registration.ticket_code.clone(),
+                    ..Extras::default()
+                },
+                vec![calendar(settings, event)],
+            ),
+            Some(position) => (
+                Extras {
+                    waitlist_position: position,
+                    ..Extras::default()
+                },
+                Vec::new(),
+            ),
+        };
+        let facts = facts(settings, event);
+        let mail = wording.render(student, &facts, &[], &extras);
+        (mail, attachments)
+    }
+
+    /// Locks the event by taking a seat or a waitlist place, then writes
+    /// the registration, its email, its webhook rows, the answer and the
+    /// audit row, and commits.
+    async fn seat_and_write(
+        &self,
+        txn: DatabaseTransaction,
+        before: BeforeTheLock,
+        recorder: &Recorder,
+        mut audit: audit::Entry,
+    ) -> Result<RegistrationView, ApiError> {
+        let (state, caller, event_id) = (self.state, self.caller, self.event_id);
+        let BeforeTheLock {
+            existing,
+            likely,
+            mut wording,
+            hooks,
+            ..
+        } = before;
+        let hooks = match hooks {
+            Some(hooks) => hooks,
+            None => webhooks::subscribers(&txn, WebhookEvent::RegistrationCreated).await?,
+        };
+        let Some((event, position)) = take_seat(&txn, event_id).await? else {
+            let event = lock_event(&txn, event_id).await?;
+            admissible(&event, caller, self.now)?;
+            return Err(event_full());
+        };
+        admissible(&event, caller, self.now)?;
+        let kind = match position {
+            None => TemplateKind::RegistrationConfirmed,
+            Some(_) => TemplateKind::RegistrationWaitlisted,
+        };
+        let written = match existing {
+            // Still cancelled: a twin request may have re-registered meanwhile.
+            Some(cancelled) => registrations::Entity::update_many()
+                .set(self.registration(position))
+                .filter(registrations::Column::Id.eq(cancelled.id))
+                .filter(registrations::Column::Status.eq(RegistrationStatus::Cancelled))
+                .exec_with_returning(&txn)
+                .await
+                .map(|rows| rows.into_iter().next()),
+            None => self.new_registration(position).insert(&txn).await.map(Some),
+        };
+        let registration = match written {
+            Ok(Some(registration)) => registration,
+            Ok(None) => return Err(registered_meanwhile(state, txn, caller, event_id).await),
+            Err(e) if is_unique_violation(&e) => {
+                return Err(registered_meanwhile(state, txn, caller, event_id).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if kind != likely {
+            wording = Wording::load(&txn, &state.settings, &event, kind).await?;
+        }
+        let (mail, attachments) = self.email(&wording, &event, &registration);
+        notify::enqueue(&txn, &caller.email, mail, attachments).await?;
+        webhooks::emit_to(
+            &txn,
+            &hooks,
+            WebhookEvent::RegistrationCreated,
+            webhooks::registration_data(&registration),
+        )
+        .await?;
+        audit.target_id = Some(registration.id);
+        let view = RegistrationView::new(registration, true);
+        recorder.record(&txn, 201, &view).await?;
+        audit::record(&txn, audit, &[]).await?;
+        txn.commit().await?;
+        state.changed(event_id);
+        Ok(view)
+    }
 }
 
 /// What registering reads before it takes the event's lock.
-struct BeforeTheLock {
+pub(super) struct BeforeTheLock {
+    /// The event as it was read.
+    pub seen: events::Model,
     /// The student's cancelled place at the event, taken again if so.
     existing: Option<registrations::Model>,
     /// The email's kind if the seats counted a moment ago still hold.
     likely: TemplateKind,
-    wording: Wording,
-    hooks: Vec<Uuid>,
+    pub wording: Wording,
+    /// The webhook endpoints, if read already.
+    hooks: Option<Vec<Uuid>>,
 }
 
-/// The event as it was (refusing early what its rules refuse), an earlier
-/// registration (refusing a second), the email's likely wording and the
-/// webhook endpoints.
+/// The event as it is (refusing early what its rules refuse, and a full
+/// event), with the student's earlier registration in the same read
+/// (refusing a second), then the email's likely wording and, if `hooks`,
+/// the webhook endpoints. A refusal for a full event needs no lock: it was
+/// full when it was read.
 async fn before_the_lock<C: ConnectionTrait>(
     conn: &C,
-    state: &AppState,
-    caller: &Caller,
-    event_id: Uuid,
-    now: chrono::DateTime<chrono::Utc>,
+    place: &Place<'_>,
+    hooks: bool,
 ) -> Result<BeforeTheLock, ApiError> {
-    let seen = events::Entity::find_by_id(event_id)
+    use events::Column as E;
+    use registrations::Column as R;
+    let student = place.caller.id;
+    let theirs = registrations::Entity::belongs_to(events::Entity)
+        .from(R::EventId)
+        .to(E::Id)
+        .into();
+    let theirs = RelationDef::rev(theirs).on_condition(move |_, registration| {
+        Expr::col((registration, R::UserId))
+            .eq(student)
+            .into_condition()
+    });
+    let (seen, existing) = events::Entity::find_by_id(place.event_id)
+        .join(JoinType::LeftJoin, theirs)
+        .select_also(registrations::Entity)
         .one(conn)
         .await?
         .ok_or(ApiError::NotFound("event"))?;
-    admissible(&seen, caller, now)?;
-    use registrations::Column as R;
-    let existing = registrations::Entity::find()
-        .filter(R::EventId.eq(event_id))
-        .filter(R::UserId.eq(caller.id))
-        .one(conn)
-        .await?;
+    admissible(&seen, place.caller, place.now)?;
     if let Some(existing) = existing
         .as_ref()
         .filter(|r| r.status != RegistrationStatus::Cancelled)
     {
         return Err(already_registered(existing.clone()));
     }
-    let likely = if seen.confirmed_count < seen.capacity {
+    let seated = seen.confirmed_count < seen.capacity;
+    if !seated && seen.waitlist_count >= seen.waitlist_limit {
+        return Err(event_full());
+    }
+    let likely = if seated {
         TemplateKind::RegistrationConfirmed
     } else {
         TemplateKind::RegistrationWaitlisted
     };
+    let settings = &place.state.settings;
     Ok(BeforeTheLock {
+        wording: Wording::load(conn, settings, &seen, likely).await?,
+        hooks: match hooks {
+            true => Some(webhooks::subscribers(conn, WebhookEvent::RegistrationCreated).await?),
+            false => None,
+        },
+        seen,
         existing,
         likely,
-        wording: Wording::load(conn, &state.settings, &seen, likely).await?,
-        hooks: webhooks::subscribers(conn, WebhookEvent::RegistrationCreated).await?,
     })
+}
+
+fn event_full() -> ApiError {
+    ApiError::rule("event_full", "every seat is taken and the waitlist is full")
 }
 
 /// Why `caller` may not register for `event` now, in the order a student
 /// should hear it: the event's state, the registration window, then the
 /// event's degree and graduation-year rules.
-fn admissible(
+pub(super) fn admissible(
     event: &events::Model,
     caller: &Caller,
     now: chrono::DateTime<chrono::Utc>,
@@ -339,7 +422,7 @@ async fn take_seat(
 
 /// The answer when a twin request registered the student while this one
 /// read: the transaction is undone and the registration that exists shown.
-async fn registered_meanwhile(
+pub(super) async fn registered_meanwhile(
     state: &AppState,
     txn: DatabaseTransaction,
     caller: &Caller,

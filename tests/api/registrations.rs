@@ -627,6 +627,16 @@ async fn two_hundred_at_once_never_oversell() {
     assert_eq!(positions, (1..=25).collect::<Vec<_>>());
     assert_eq!(assert_invariants(&app, &id).await, (50, 25));
     assert_eq!(app.count("registrations").await, 75);
+    // A place that was taken meanwhile leaves nothing behind: one email
+    // and one audit row for each place, none for a refusal.
+    let emails = "SELECT COUNT(*) FROM notifications WHERE kind = ";
+    let confirmed = format!("{emails}'registration_confirmed'");
+    assert_eq!(app.scalar(&confirmed).await, 50);
+    let waitlisted = format!("{emails}'registration_waitlisted'");
+    assert_eq!(app.scalar(&waitlisted).await, 25);
+    let audited = "SELECT COUNT(*) FROM audit_log WHERE status = 201 AND target_id IN \
+                   (SELECT id FROM registrations)";
+    assert_eq!(app.scalar(audited).await, 75);
 }
 
 /// Cancellations and new registrations race; afterwards the counters, the
