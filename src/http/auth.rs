@@ -9,43 +9,10 @@
 use std::{future::Future, pin::Pin};
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
-use uuid::Uuid;
 
+pub use super::callers::Caller;
 use super::error::ApiError;
-use crate::{
-    entities::users::{self, Degree, Role},
-    state::AppState,
-};
-
-/// An authenticated, enabled user.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub id: Uuid,
-    pub role: Role,
-    pub employer_id: Option<Uuid>,
-    pub email: String,
-    pub full_name: String,
-    /// A student's profile, which decides what events admit it.
-    pub degree: Option<Degree>,
-    pub graduation_year: Option<i32>,
-    /// Whether the user confirmed their email address.
-    pub email_verified: bool,
-}
-
-impl From<users::Model> for Caller {
-    fn from(user: users::Model) -> Self {
-        Self {
-            id: user.id,
-            role: user.role,
-            employer_id: user.employer_id,
-            email: user.email,
-            full_name: user.full_name,
-            degree: user.degree,
-            graduation_year: user.graduation_year,
-            email_verified: user.email_verified_at.is_some(),
-        }
-    }
-}
+use crate::{entities::users::Role, state::AppState};
 
 /// The token of an `Authorization: Bearer …` header.
 pub fn bearer(req: &HttpRequest) -> Option<String> {
@@ -73,7 +40,7 @@ pub async fn authenticate(
         .user(&state.db, claims.sub)
         .await?
         .ok_or_else(|| ApiError::unauthorized("invalid_token", "the account no longer exists"))?;
-    if user.disabled_at.is_some() {
+    if user.disabled {
         return Err(ApiError::unauthorized(
             "account_disabled",
             "this account is disabled",
@@ -83,14 +50,14 @@ pub async fn authenticate(
     // was issued. Both are whole seconds: a token of the same second is good.
     if user
         .tokens_valid_after
-        .is_some_and(|after| claims.iat < after.timestamp())
+        .is_some_and(|after| claims.iat < after)
     {
         return Err(ApiError::unauthorized(
             "invalid_token",
             "the access token was revoked; sign in again",
         ));
     }
-    Ok(Caller::from(user))
+    Ok(user.caller.clone())
 }
 
 type CallerFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
