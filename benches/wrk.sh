@@ -218,7 +218,13 @@ phase() { # name, request file, "distinct" when no request may be sent twice, se
   echo "$name: $rate/s, p50 $p50 ms, p95 $p95 ms, p99 $p99 ms, statuses $r_statuses$note, ×healthz $xh, ×reference $xp, CPU $cpu ms/request (PostgreSQL $pgcpu), $xacts PostgreSQL transactions/request, $wal KB of WAL/request, peak RSS $(hwm_mb) MB"
 }
 
-echo "idle: RSS $(awk '$1 == "VmRSS:" {printf "%.0f", $2/1024}' "/proc/$PID/status") MB"
+# Resident memory now: the whole, the heap and stacks (anonymous), the
+# binary's and libraries' pages (file).
+rss_now() {
+  awk '$1 == "VmRSS:" {r = $2} $1 == "RssAnon:" {a = $2} $1 == "RssFile:" {f = $2}
+    END {printf "RSS %.0f MB (anonymous %.0f, file %.0f)", r/1024, a/1024, f/1024}' "/proc/$PID/status"
+}
+echo "idle: $(rss_now)"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "http://127.0.0.1:$PORT/healthz" >/dev/null # warm-up
 phase "GET /healthz" healthz
 if [ "$KIND" = postgres ]; then
@@ -262,6 +268,7 @@ phase "check-in, repeat scan" repeats
 phase "register, 20 events" spread distinct
 phase "register, crowded events" crowd distinct
 phase "signup burst" signups distinct "$SIGNUP_SECS"
+echo "after the phases: $(rss_now)"
 
 echo
 echo "### $KIND: $CONNECTIONS connections, $THREADS wrk threads, ${SECS} s per phase (signups ${SIGNUP_SECS} s)"

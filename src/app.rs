@@ -15,7 +15,7 @@ use actix_web::{
 };
 use sea_orm::{DatabaseConnection, DbBackend};
 use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::{
     accounts, checkin,
@@ -104,7 +104,10 @@ impl Application {
             ));
         }
         let shared = state.clone();
-        let openapi = ApiDoc::openapi();
+        // Serialized once and shared by every worker: the document's own
+        // maps take megabytes, and a copy per worker would keep them twice.
+        let openapi =
+            web::Bytes::from(serde_json::to_vec(&ApiDoc::openapi()).map_err(|e| e.to_string())?);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(shared.clone())
@@ -126,8 +129,19 @@ impl Application {
                 .wrap(from_fn(observe::observe))
                 .configure(ops::configure)
                 // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.
+                .route("/api/v1/openapi.json", {
+                    let openapi = openapi.clone();
+                    web::get().to(move || {
+                        let body = openapi.clone();
+                        async move {
+                            HttpResponse::Ok()
+                                .content_type("application/json")
+                                .body(body)
+                        }
+                    })
+                })
                 .service(
-                    SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi.clone()),
+                    SwaggerUi::new("/docs/{_:.*}").config(Config::from("/api/v1/openapi.json")),
                 )
                 .service(
                     web::scope("/api/v1")
