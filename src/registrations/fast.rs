@@ -23,7 +23,7 @@ use sea_orm::{
 };
 
 use super::{
-    register::{BeforeTheLock, Place, admissible, registered_meanwhile},
+    place::{BeforeTheLock, Place, admissible, registered_meanwhile},
     types::RegistrationView,
 };
 use crate::{

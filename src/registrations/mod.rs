@@ -5,6 +5,7 @@
 pub mod contacts;
 pub mod export;
 mod fast;
+mod place;
 pub mod register;
 pub mod routes;
 pub mod service;

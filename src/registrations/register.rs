@@ -5,42 +5,35 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef, Set,
+    EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef,
     sea_query::{Expr, ExprTrait, IntoCondition},
 };
 use uuid::Uuid;
 
-use super::{fast, tickets::new_ticket_code, types::*};
+use super::{
+    fast,
+    place::{
+        BeforeTheLock, Place, admissible, already_registered, event_full, registered_meanwhile,
+    },
+    types::*,
+};
 use crate::{
     audit, db,
     entities::{
-        events::{self, EventStatus},
+        events,
         registrations::{self, RegistrationStatus},
         users,
     },
-    events::{
-        access::lock_event,
-        calendar::{calendar, facts},
-        seats::eligibility,
-    },
+    events::access::lock_event,
     http::{ApiError, Caller, error::is_unique_violation, idempotency::Recorder},
     notify::{
-        self, Attachment, Rendered,
-        custom::{Student, Wording},
-        kinds::{Extras, TemplateKind},
+        self,
+        custom::Wording,
+        kinds::TemplateKind,
         webhooks::{self, WebhookEvent},
     },
     state::AppState,
 };
-
-fn already_registered(existing: registrations::Model) -> ApiError {
-    let existing = serde_json::to_value(RegistrationView::new(existing, true)).ok();
-    ApiError::Conflict {
-        code: "already_registered",
-        detail: "you are already registered for this event".into(),
-        existing,
-    }
-}
 
 async fn referrer(
     state: &AppState,
@@ -122,83 +115,7 @@ pub async fn register(
     place.seat_and_write(txn, before, recorder, audit).await
 }
 
-/// Who registers where, and when.
-pub(super) struct Place<'a> {
-    pub state: &'a AppState,
-    pub caller: &'a Caller,
-    pub event_id: Uuid,
-    pub referrer_id: Option<Uuid>,
-    pub now: chrono::DateTime<chrono::Utc>,
-}
-
 impl Place<'_> {
-    /// The registration as it is written: confirmed (`position` `None`) or
-    /// waitlisted, with a new ticket code (also when a cancelled place is
-    /// taken again: the cancelled ticket stays dead).
-    pub fn registration(&self, position: Option<i32>) -> registrations::ActiveModel {
-        let status = match position {
-            None => RegistrationStatus::Confirmed,
-            Some(_) => RegistrationStatus::Waitlisted,
-        };
-        registrations::ActiveModel {
-            status: Set(status),
-            waitlist_position: Set(position),
-            ticket_code: Set(new_ticket_code()),
-            referrer_id: Set(self.referrer_id),
-            confirmed_at: Set(position.is_none().then_some(self.now)),
-            cancelled_at: Set(None),
-            cancelled_by: Set(None),
-            updated_at: Set(self.now),
-            ..Default::default()
-        }
-    }
-
-    /// A new registration, not yet written.
-    pub fn new_registration(&self, position: Option<i32>) -> registrations::ActiveModel {
-        registrations::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            event_id: Set(self.event_id),
-            user_id: Set(self.caller.id),
-            created_at: Set(self.now),
-            ..self.registration(position)
-        }
-    }
-
-    /// The email that tells the student of `registration` at `event`:
-    /// the ticket and a calendar entry for a seat, the position for the
-    /// waitlist.
-    pub fn email(
-        &self,
-        wording: &Wording,
-        event: &events::Model,
-        registration: &registrations::Model,
-    ) -> (Rendered, Vec<Attachment>) {
-        let settings = &self.state.settings;
-        let student = Student {
-            full_name: &self.caller.full_name,
-            email: &self.caller.email,
-        };
-        let (extras, attachments) = match registration.waitlist_position {
-            None => (
-                Extras {
-                    ticket_code: registration.ticket_code.clone(),
-                    ..Extras::default()
-                },
-                vec![calendar(settings, event)],
-            ),
-            Some(position) => (
-                Extras {
-                    waitlist_position: position,
-                    ..Extras::default()
-                },
-                Vec::new(),
-            ),
-        };
-        let facts = facts(settings, event);
-        let mail = wording.render(student, &facts, &[], &extras);
-        (mail, attachments)
-    }
-
     /// Locks the event by taking a seat or a waitlist place, then writes
     /// the registration, its email, its webhook rows, the answer and the
     /// audit row, and commits.
@@ -272,19 +189,6 @@ impl Place<'_> {
     }
 }
 
-/// What registering reads before it takes the event's lock.
-pub(super) struct BeforeTheLock {
-    /// The event as it was read.
-    pub seen: events::Model,
-    /// The student's cancelled place at the event, taken again if so.
-    existing: Option<registrations::Model>,
-    /// The email's kind if the seats counted a moment ago still hold.
-    likely: TemplateKind,
-    pub wording: Wording,
-    /// The webhook endpoints, if read already.
-    hooks: Option<Vec<Uuid>>,
-}
-
 /// The event as it is (refusing early what its rules refuse, and a full
 /// event), with the student's earlier registration in the same read
 /// (refusing a second), then the email's likely wording and, if `hooks`,
@@ -342,51 +246,6 @@ async fn before_the_lock<C: ConnectionTrait>(
     })
 }
 
-fn event_full() -> ApiError {
-    ApiError::rule("event_full", "every seat is taken and the waitlist is full")
-}
-
-/// Why `caller` may not register for `event` now, in the order a student
-/// should hear it: the event's state, the registration window, then the
-/// event's degree and graduation-year rules.
-pub(super) fn admissible(
-    event: &events::Model,
-    caller: &Caller,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), ApiError> {
-    match event.status {
-        EventStatus::Draft => return Err(ApiError::NotFound("event")),
-        EventStatus::Cancelled => {
-            return Err(ApiError::rule("event_cancelled", "this event is cancelled"));
-        }
-        EventStatus::Completed => {
-            return Err(ApiError::rule(
-                "registration_closed",
-                "this event has taken place",
-            ));
-        }
-        EventStatus::Published => {}
-    }
-    let opens = event.registration_opens_at.or(event.published_at);
-    if let Some(opens) = opens
-        && now < opens
-    {
-        return Err(ApiError::rule(
-            "registration_closed",
-            format!("registration opens at {}", opens.to_rfc3339()),
-        ));
-    }
-    let closes = event.registration_closes_at.unwrap_or(event.starts_at);
-    if now >= closes {
-        return Err(ApiError::rule(
-            "registration_closed",
-            format!("registration closed at {}", closes.to_rfc3339()),
-        ));
-    }
-    eligibility(event, caller.degree, caller.graduation_year)
-        .map_err(|why| ApiError::rule("not_eligible", why))
-}
-
 /// Takes a seat, or else a place on the waitlist, in the statement that
 /// locks the event row until the transaction ends: `UPDATE … SET
 /// confirmed_count = confirmed_count + 1 WHERE confirmed_count < capacity
@@ -418,26 +277,4 @@ async fn take_seat(
         let position = event.waitlist_count;
         (event, Some(position))
     }))
-}
-
-/// The answer when a twin request registered the student while this one
-/// read: the transaction is undone and the registration that exists shown.
-pub(super) async fn registered_meanwhile(
-    state: &AppState,
-    txn: DatabaseTransaction,
-    caller: &Caller,
-    event_id: Uuid,
-) -> ApiError {
-    drop(txn);
-    use registrations::Column as R;
-    match registrations::Entity::find()
-        .filter(R::EventId.eq(event_id))
-        .filter(R::UserId.eq(caller.id))
-        .one(&state.db)
-        .await
-    {
-        Ok(Some(existing)) => already_registered(existing),
-        Ok(None) => ApiError::conflict("registration_in_progress", "retry shortly"),
-        Err(e) => e.into(),
-    }
 }
