@@ -9,7 +9,8 @@
 //! strength to its 19 MiB, 2-pass minimum, chosen for the smaller block
 //! each hashing thread keeps. A hash stored with other parameters (the
 //! crate's 19 MiB default, which earlier versions wrote) is checked with
-//! its own, which its PHC string carries.
+//! its own, which its PHC string carries, and replaced at the account's
+//! next sign-in ([`check`]).
 
 use std::cell::RefCell;
 
@@ -72,12 +73,16 @@ fn hash_into(argon2: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) 
 
 /// An argon2id hash in the PHC string format, with a fresh 16-byte salt.
 fn hash_now(password: &Password) -> Result<String, ApiError> {
+    hash_bytes(password.expose().as_bytes())
+}
+
+fn hash_bytes(password: &[u8]) -> Result<String, ApiError> {
     let failed = |what: &str| ApiError::internal(format!("argon2 hash: {what}"));
     let mut salt = [0u8; Salt::RECOMMENDED_LENGTH];
     getrandom::fill(&mut salt).map_err(|e| failed(&e.to_string()))?;
     let argon2 = hasher();
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    if !hash_into(&argon2, password.expose().as_bytes(), &salt, &mut out) {
+    if !hash_into(&argon2, password, &salt, &mut out) {
         return Err(failed("hashing refused its input"));
     }
     let hash = PasswordHash {
@@ -135,16 +140,55 @@ pub async fn verify(
     password: String,
     stored: Option<String>,
 ) -> Result<bool, ApiError> {
+    Ok(check(gate, password, stored, false).await?.matches)
+}
+
+/// What [`check`] found.
+pub struct Checked {
+    pub matches: bool,
+    /// The password hashed again with today's parameters, when it matched
+    /// a hash stored with others and an upgrade was asked for: the caller
+    /// stores it in place of the old one.
+    pub rehashed: Option<String>,
+}
+
+/// [`verify`], and with `upgrade`, a new hash when the stored one has
+/// other parameters than today's (such as the 19 MiB of earlier versions),
+/// made in the same permit, so a sign-in moves the account to them.
+pub async fn check(
+    gate: &Gate,
+    password: String,
+    stored: Option<String>,
+    upgrade: bool,
+) -> Result<Checked, ApiError> {
     gate.run(move || {
         let Some(stored) = stored else {
             // Spend comparable time so that timing does not tell which accounts exist.
             let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
             let _ = hash_into(&hasher(), password.as_bytes(), &[0u8; 16], &mut out);
-            return false;
+            return Ok(Checked {
+                matches: false,
+                rehashed: None,
+            });
         };
-        matches(&password, &stored)
+        let matches = matches(&password, &stored);
+        let rehashed = match matches && upgrade && outdated(&stored) {
+            true => Some(hash_bytes(password.as_bytes())?),
+            false => None,
+        };
+        Ok(Checked { matches, rehashed })
     })
-    .await
+    .await?
+}
+
+/// Whether a stored hash was made otherwise than new hashes are.
+fn outdated(stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let today = hasher();
+    parsed.algorithm != Algorithm::Argon2id.ident()
+        || Params::try_from(&parsed).map_or(true, |params| params != *today.params())
 }
 
 #[cfg(test)]

@@ -57,7 +57,8 @@ pub async fn login(state: &AppState, input: LoginRequest) -> Result<AuthResponse
         .one(&state.db)
         .await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    if !password::verify(&state.hashing, input.password, stored).await? {
+    let checked = password::check(&state.hashing, input.password, stored.clone(), true).await?;
+    if !checked.matches {
         return Err(invalid());
     }
     let user = user.ok_or_else(invalid)?;
@@ -66,6 +67,19 @@ pub async fn login(state: &AppState, input: LoginRequest) -> Result<AuthResponse
             "account_disabled",
             "this account is disabled",
         ));
+    }
+    if let (Some(new), Some(old)) = (checked.rehashed, stored) {
+        // Unless the password changed meanwhile. The sign-in goes on if
+        // this fails: the old hash still serves.
+        let stored = users::Entity::update_many()
+            .col_expr(users::Column::PasswordHash, Expr::value(Some(new)))
+            .filter(users::Column::Id.eq(user.id))
+            .filter(users::Column::PasswordHash.eq(old))
+            .exec(&state.db)
+            .await;
+        if let Err(error) = stored {
+            tracing::warn!(%error, "a password hash with old parameters was not replaced");
+        }
     }
     start_session(&state.db, state, user, None).await
 }

@@ -190,6 +190,44 @@ async fn login_checks_the_password() {
     .assert_problem(422, "validation_failed");
 }
 
+/// A hash stored with earlier parameters (argon2's default: 19 MiB, two
+/// passes) still signs in, and a good sign-in stores the password hashed
+/// with today's (7 MiB, five passes); a wrong password changes nothing.
+#[actix_web::test]
+async fn a_sign_in_moves_an_old_hash_to_todays_parameters() {
+    use argon2::{Argon2, PasswordHasher};
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    let email = "gao@pku.edu.cn";
+    app.candidate(email).await;
+    let old = Argon2::default()
+        .hash_password(PASSWORD.as_bytes())
+        .unwrap()
+        .to_string();
+    assert!(old.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{old}");
+    app.db()
+        .execute_unprepared(&format!(
+            "UPDATE users SET password_hash = '{old}' WHERE email = '{email}'"
+        ))
+        .await
+        .unwrap();
+    let hashed = |params: &str| {
+        format!(
+            "SELECT COUNT(*) FROM users WHERE email = '{email}' \
+             AND password_hash LIKE '$argon2id$v=19${params}$%'"
+        )
+    };
+    app.login(email, "wrong-password1")
+        .await
+        .assert_problem(401, "invalid_credentials");
+    assert_eq!(app.scalar(&hashed("m=19456,t=2,p=1")).await, 1);
+    let first = app.login(email, PASSWORD).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(app.scalar(&hashed("m=7168,t=5,p=1")).await, 1);
+    let again = app.login(email, PASSWORD).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+}
+
 #[actix_web::test]
 async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_family() {
     let app = spawn_app().await;
