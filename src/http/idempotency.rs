@@ -106,11 +106,9 @@ impl Recorder {
         status: u16,
         body: &impl Serialize,
     ) -> Result<(), ApiError> {
-        let Some(row_id) = self.0 else {
-            return Ok(());
-        };
-        let body = serde_json::to_string(body).map_err(ApiError::internal)?;
-        store(conn, row_id, i32::from(status), body).await?;
+        if let Some(storing) = self.statement(status, body)? {
+            conn.execute(&storing).await?;
+        }
         Ok(())
     }
 

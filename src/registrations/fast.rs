@@ -17,13 +17,10 @@
 //! general way in `register` takes over, which has the words for every
 //! other case.
 
-use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter, QueryTrait,
-    sea_query::{Expr, ExprTrait},
-};
+use sea_orm::{DatabaseTransaction, EntityTrait, FromQueryResult, QueryTrait};
 
 use super::{
-    place::{BeforeTheLock, Place, admissible, registered_meanwhile},
+    place::{BeforeTheLock, Place, admissible, registered_meanwhile, seat_taking},
     types::RegistrationView,
 };
 use crate::{
@@ -57,12 +54,7 @@ pub(super) async fn register(
     audit.target_id = Some(registration.id);
     let view = RegistrationView::new(registration, true);
 
-    use events::Column as E;
-    let mut seat = events::Entity::update_many()
-        .col_expr(E::ConfirmedCount, Expr::col(E::ConfirmedCount).add(1))
-        .filter(E::Id.eq(place.event_id))
-        .filter(Expr::col(E::ConfirmedCount).lt(Expr::col(E::Capacity)))
-        .into_query();
+    let mut seat = seat_taking(place.event_id).into_query();
     seat.returning_all();
     let mut chain = db::Chain::default();
     chain

@@ -3,7 +3,10 @@
 //! lock, the registration and its email as they are written, the event's
 //! rules, and the answers when a place is refused or was taken meanwhile.
 
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set, UpdateMany,
+    sea_query::{Expr, ExprTrait},
+};
 use uuid::Uuid;
 
 use super::{tickets::new_ticket_code, types::*};
@@ -110,6 +113,16 @@ impl Place<'_> {
         let mail = wording.render(student, &facts, &[], &extras);
         (mail, attachments)
     }
+}
+
+/// The `UPDATE` that takes a seat at `event_id` if one is left, and so
+/// locks the event row until the transaction ends.
+pub(super) fn seat_taking(event_id: Uuid) -> UpdateMany<events::Entity> {
+    use events::Column as E;
+    events::Entity::update_many()
+        .col_expr(E::ConfirmedCount, Expr::col(E::ConfirmedCount).add(1))
+        .filter(E::Id.eq(event_id))
+        .filter(Expr::col(E::ConfirmedCount).lt(Expr::col(E::Capacity)))
 }
 
 /// What registering reads before it takes the event's lock.

@@ -14,6 +14,7 @@ use super::{
     fast,
     place::{
         BeforeTheLock, Place, admissible, already_registered, event_full, registered_meanwhile,
+        seat_taking,
     },
     types::*,
 };
@@ -258,12 +259,7 @@ async fn take_seat(
     event_id: Uuid,
 ) -> Result<Option<(events::Model, Option<i32>)>, DbErr> {
     use events::Column as E;
-    let seated = events::Entity::update_many()
-        .col_expr(E::ConfirmedCount, Expr::col(E::ConfirmedCount).add(1))
-        .filter(E::Id.eq(event_id))
-        .filter(Expr::col(E::ConfirmedCount).lt(Expr::col(E::Capacity)))
-        .exec_with_returning(txn)
-        .await?;
+    let seated = seat_taking(event_id).exec_with_returning(txn).await?;
     if let Some(event) = seated.into_iter().next() {
         return Ok(Some((event, None)));
     }
