@@ -5,6 +5,12 @@
 //! A 2xx the server gave must survive either. All traffic stays on loopback;
 //! every wait is bounded.
 //!
+//! Each registration goes on a connection of its own (`force_close`): a
+//! kept-alive connection the server closes just as it is reused would be
+//! an error of the client's pool, not an answer the server failed to give.
+//! When a request gets no answer at all, the failure shows the server's
+//! stderr.
+//!
 //! Like the API tests they run on a temporary SQLite file, or on a fresh
 //! PostgreSQL database when `TEST_DATABASE_URL` names a server.
 
@@ -43,6 +49,7 @@ async fn register_all(
             .post(format!("{base}/api/v1/events/{event}/registrations"))
             .bearer_auth(token)
             .insert_header(("Idempotency-Key", format!("burst-{i}")))
+            .force_close()
             .send_json(&json!({}));
         async move {
             let res = request.await.ok()?;
@@ -153,6 +160,14 @@ async fn kill_9_during_a_registration_burst_loses_no_answered_registration() {
     // Claims whose work never committed are free again after the lease.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let again = register_all(server.url(""), &client, &event, &students, Arc::default()).await;
+    let cut = again.iter().filter(|a| a.is_none()).count();
+    assert_eq!(
+        cut,
+        0,
+        "requests got no answer after the restart; the server is {}; {}",
+        server.alive(),
+        server.log_tail()
+    );
     let mut ids = HashSet::new();
     for (i, answer) in again.iter().enumerate() {
         let (status, body, replayed) = answer.as_ref().expect("an answer after the restart");
@@ -198,7 +213,7 @@ async fn a_postgres_restart_under_load_is_a_short_503_and_no_loss() {
     let database = fresh_database().await;
     let mail_dir = database.dir.0.join("mail");
     let port = free_port();
-    let server = Server::start(Server::env_for(&database, &mail_dir, port), port).await;
+    let mut server = Server::start(Server::env_for(&database, &mail_dir, port), port).await;
     let client = Client::builder().timeout(Duration::from_secs(30)).finish();
     let db = Database::connect(&database.url)
         .await
@@ -214,18 +229,21 @@ async fn a_postgres_restart_under_load_is_a_short_503_and_no_loss() {
             .post(server.url(&format!("/api/v1/events/{event}/registrations")))
             .bearer_auth(token)
             .insert_header(("Idempotency-Key", format!("restart-{i}")))
+            .force_close()
             .send_json(&json!({}));
         let delay = Duration::from_millis(25 * i as u64);
         async move {
             tokio::time::sleep(delay).await;
             let started = Instant::now();
-            let answer = read(request.await.expect("the server answers")).await;
-            (answer, started.elapsed())
+            match request.await {
+                Ok(res) => Ok((read(res).await, started.elapsed())),
+                Err(e) => Err(format!("request {i}, {:?} in: {e:?}", started.elapsed())),
+            }
         }
     }));
     let outage = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        postgres_cluster("stop");
+        let stopped = PostgresStopped::stop();
         let down_since = Instant::now();
         // Readiness says so, quickly.
         let res = client
@@ -237,10 +255,18 @@ async fn a_postgres_restart_under_load_is_a_short_503_and_no_loss() {
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["code"], "database_unavailable");
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        postgres_cluster("start");
+        stopped.start();
         down_since.elapsed()
     };
     let (answers, down_for) = tokio::join!(load, outage);
+    let unanswered: Vec<&String> = answers.iter().filter_map(|a| a.as_ref().err()).collect();
+    assert!(
+        unanswered.is_empty(),
+        "requests got no answer: {unanswered:?}; the server is {}; {}",
+        server.alive(),
+        server.log_tail()
+    );
+    let answers: Vec<_> = answers.into_iter().flatten().collect();
     let mut unavailable = 0;
     for ((status, body, _), took) in &answers {
         match status {
@@ -295,6 +321,7 @@ async fn a_postgres_restart_under_load_is_a_short_503_and_no_loss() {
                     .post(server.url(&format!("/api/v1/events/{event}/registrations")))
                     .bearer_auth(&students[i].2)
                     .insert_header(("Idempotency-Key", format!("restart-{i}")))
+                    .force_close()
                     .send_json(&json!({}));
                 async move { read(request.await.expect("an answer")).await.0 }
             }),

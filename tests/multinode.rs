@@ -358,11 +358,7 @@ async fn three_nodes_and_two_workers_share_one_truth() {
     let mut workers: Vec<Server> = Vec::new();
     for _ in 0..2 {
         let port = free_port();
-        let mut worker = Server {
-            child: None,
-            port,
-            env: node_env(&database, &mail_dir, port, sink.port),
-        };
+        let mut worker = Server::new(node_env(&database, &mail_dir, port, sink.port), port);
         worker.child = Some(worker.command(&["worker"]).spawn().expect("a worker"));
         workers.push(worker);
     }

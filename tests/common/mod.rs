@@ -78,14 +78,52 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The real binary, serving on loopback.
+/// The real binary, serving on loopback. What it writes to stderr (warnings,
+/// a panic) is kept in a file of its own, so a failing test can show it.
 pub struct Server {
     pub child: Option<Child>,
     pub port: u16,
     pub env: Vec<(String, String)>,
+    log: PathBuf,
 }
 
 impl Server {
+    /// Not started yet: see [`Server::start`] and [`Server::command`].
+    pub fn new(env: Vec<(String, String)>, port: u16) -> Self {
+        let log = std::env::temp_dir().join(format!(
+            "nuancheng-server-{port}-{}.log",
+            Uuid::new_v4().simple()
+        ));
+        Self {
+            child: None,
+            port,
+            env,
+            log,
+        }
+    }
+
+    /// The last lines the process (every start of it) wrote to stderr.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let from = lines.len().saturating_sub(40);
+        format!(
+            "server stderr, last {} lines:\n{}",
+            lines.len() - from,
+            lines[from..].join("\n")
+        )
+    }
+
+    /// Whether the process is still running, or how it ended.
+    pub fn alive(&mut self) -> String {
+        match self.child.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(None)) => "running".into(),
+            Some(Ok(Some(status))) => format!("exited: {status}"),
+            Some(Err(e)) => format!("unknown: {e}"),
+            None => "not started".into(),
+        }
+    }
+
     pub fn env_for(
         database: &TestDatabase,
         mail_dir: &std::path::Path,
@@ -119,15 +157,18 @@ impl Server {
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null());
+        if let Ok(log) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+        {
+            command.stderr(log);
+        }
         command
     }
 
     pub async fn start(env: Vec<(String, String)>, port: u16) -> Self {
-        let mut server = Self {
-            child: None,
-            port,
-            env,
-        };
+        let mut server = Self::new(env, port);
         server.restart().await;
         server
     }
@@ -145,7 +186,9 @@ impl Server {
             }
             assert!(
                 Instant::now() < deadline,
-                "the server did not come up in 30 s"
+                "the server did not come up in 30 s ({}); {}",
+                self.alive(),
+                self.log_tail()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -167,6 +210,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill_9();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -312,15 +356,46 @@ pub async fn drop_database(database: &TestDatabase) {
 }
 
 pub fn postgres_cluster(action: &str) {
-    let version = std::fs::read_dir("/etc/postgresql")
-        .expect("/etc/postgresql")
-        .filter_map(|e| e.ok())
+    assert!(pg_ctlcluster(action), "pg_ctlcluster {action}");
+}
+
+fn pg_ctlcluster(action: &str) -> bool {
+    let Some(version) = std::fs::read_dir("/etc/postgresql")
+        .ok()
+        .and_then(|dir| dir.filter_map(|e| e.ok()).next())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .next()
-        .expect("a PostgreSQL version");
-    let status = Command::new("pg_ctlcluster")
+    else {
+        return false;
+    };
+    Command::new("pg_ctlcluster")
         .args(["--skip-systemctl-redirect", &version, "main", action])
         .status()
-        .expect("pg_ctlcluster runs");
-    assert!(status.success(), "pg_ctlcluster {action}");
+        .is_ok_and(|s| s.success())
+}
+
+/// The machine's PostgreSQL, stopped. It is started again by
+/// [`PostgresStopped::start`] or, if the test fails first, when this is
+/// dropped: a failure must not leave it down for the tests after.
+pub struct PostgresStopped {
+    started: bool,
+}
+
+impl PostgresStopped {
+    pub fn stop() -> Self {
+        postgres_cluster("stop");
+        Self { started: false }
+    }
+
+    pub fn start(mut self) {
+        self.started = true;
+        postgres_cluster("start");
+    }
+}
+
+impl Drop for PostgresStopped {
+    fn drop(&mut self) {
+        if !self.started {
+            pg_ctlcluster("start");
+        }
+    }
 }
