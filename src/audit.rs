@@ -120,32 +120,39 @@ fn row(id: Uuid, entry: Entry) -> audit_log::ActiveModel {
     }
 }
 
-/// Two CTEs, `logged` and `audited`, for a PostgreSQL statement whose own
-/// work decides whether there is anything to record: they insert `entry`'s
-/// row, and `subject` (an expression over `source`) as its person, once
-/// for each row of `source`, a CTE named earlier in the statement, so the
-/// change and its audit row commit together or not at all. Their values
-/// are appended to `values`, numbered after those already there.
+/// Two CTEs, `{name}` and `{name}_people`, for a PostgreSQL statement
+/// whose own work decides whether there is anything to record: they insert
+/// `entry`'s row, and `subject` (an expression over `source`) as its
+/// person, once for each row of `source`, a CTE named earlier in the
+/// statement, so the change and its audit row commit together or not at
+/// all. `status`, an expression over `source`, replaces the entry's status
+/// when the statement decides that too. Their values are appended to
+/// `values`, numbered after those already there.
 pub fn record_within(
     entry: Entry,
+    name: &str,
     source: &str,
     subject: &str,
+    status: Option<&str>,
     values: &mut Vec<sea_orm::Value>,
 ) -> String {
     use sea_orm::{ActiveModelTrait, IdenStatic, Iterable};
     let row = row(Uuid::now_v7(), entry);
     let (mut columns, mut params) = (Vec::new(), Vec::new());
     for column in audit_log::Column::iter() {
-        if let Some(value) = row.get(column).into_value() {
+        if let (audit_log::Column::Status, Some(status)) = (column, status) {
+            columns.push(column.as_str());
+            params.push(status.to_owned());
+        } else if let Some(value) = row.get(column).into_value() {
             values.push(value);
             columns.push(column.as_str());
             params.push(format!("${}", values.len()));
         }
     }
     format!(
-        "logged AS (INSERT INTO audit_log ({}) SELECT {} FROM {source} RETURNING id), \
-         audited AS (INSERT INTO audit_subjects (audit_id, user_id) \
-         SELECT logged.id, {subject} FROM logged, {source})",
+        "{name} AS (INSERT INTO audit_log ({}) SELECT {} FROM {source} RETURNING id), \
+         {name}_people AS (INSERT INTO audit_subjects (audit_id, user_id) \
+         SELECT {name}.id, {subject} FROM {name}, {source})",
         columns.join(", "),
         params.join(", "),
     )

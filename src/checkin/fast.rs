@@ -4,13 +4,13 @@
 //! answered here by one statement: it checks the event and the caller's
 //! place at its door, finds the confirmed registration by its ticket code
 //! (holding it `FOR SHARE` when it has no check-in yet, so a cancellation
-//! deciding at that moment comes first or waits; a ticket shown again locks
-//! and writes nothing, so its statement commits without waiting for the
-//! WAL), inserts the check-in `ON CONFLICT DO NOTHING`, writes a
-//! webhook delivery for every endpoint that wants `checkin.created`, and
-//! returns the student and any earlier check-in of the ticket. It commits
-//! on its own, so the 201 is durable when it leaves, as on the general path;
-//! the live dashboards hear of it after the commit.
+//! deciding at that moment comes first or waits; a ticket shown again
+//! locks nothing), inserts the check-in `ON CONFLICT DO NOTHING`, writes a
+//! webhook delivery for every endpoint that wants `checkin.created`, writes
+//! the audit row of what it answers (the check-in, or the ticket shown
+//! again), and returns the student and any earlier check-in of the ticket.
+//! It commits on its own, so the 201 is durable when it leaves, as on the
+//! general path; the live dashboards hear of it after the commit.
 //!
 //! Anything else (an unknown ticket, a closed event, a caller who may not
 //! scan here, a retried `client_checkin_id` sent with another ticket, a
@@ -105,7 +105,22 @@ static SCAN_AND_HOOKS: LazyLock<String> = LazyLock::new(|| {
     format!("{SCAN}, hooks AS ({deliveries})")
 });
 
-/// What the statement answers, after [`SCAN_AND_HOOKS`] and the audit's CTEs.
+/// A ticket shown again: the student, once, when this statement made no
+/// check-in and the earlier one it found is the answer (so not when a
+/// `client_checkin_id` names another check-in: the general path says
+/// which). `status` is the answer's: 201 for the same scan sent again,
+/// else 200 `already_checked_in`. Its audit row is written from here.
+const AGAIN: &str = r#"again AS (
+    SELECT seen.user_id,
+           CASE WHEN p.client_checkin_id = $8 THEN 201 ELSE 200 END AS status
+    FROM seen JOIN checkins p ON p.registration_id = seen.id
+    WHERE NOT EXISTS (SELECT 1 FROM ins)
+      AND ($8::uuid IS NULL OR p.client_checkin_id = $8
+           OR NOT EXISTS (SELECT 1 FROM checkins c WHERE c.client_checkin_id = $8))
+)"#;
+
+/// What the statement answers, after [`SCAN_AND_HOOKS`], [`AGAIN`] and the
+/// audit's CTEs.
 const ANSWER: &str = r#"
 SELECT (SELECT count(*) FROM ins) AS inserted,
        seen.id AS registration_id, u.id AS student_id, u.full_name, u.university, u.major, u.degree,
@@ -120,15 +135,16 @@ LEFT JOIN users pb ON pb.id = p.checked_in_by
 "#;
 
 /// The scan answered in one statement, or `None` for the general path.
-/// A check-in it makes is recorded in the audit trail as `audit` in the
-/// same statement, and then it says so (`true`).
+/// What it answers is recorded in the audit trail as `audit` (with the
+/// answer's status) by the same statement: a check-in with the check-in,
+/// a ticket shown again on its own.
 pub async fn scan(
     state: &AppState,
     caller: &Caller,
     event_id: Uuid,
     input: &CheckinRequest,
     audit: audit::Entry,
-) -> Result<Option<(Scanned, bool)>, ApiError> {
+) -> Result<Option<Scanned>, ApiError> {
     if state.db.get_database_backend() != DbBackend::Postgres {
         return Ok(None);
     }
@@ -168,10 +184,28 @@ pub async fn scan(
         as_json(scanned_at)?.as_str().map(str::to_owned).into(),
         WebhookEvent::CheckinCreated.as_str().into(),
     ];
-    let audited = audit::record_within(audit, "ins", "ins.user_id", &mut values);
+    let logged = audit::record_within(
+        audit.clone(),
+        "logged",
+        "ins",
+        "ins.user_id",
+        None,
+        &mut values,
+    );
+    let logged_again = audit::record_within(
+        audit,
+        "logged_again",
+        "again",
+        "again.user_id",
+        Some("again.status"),
+        &mut values,
+    );
     let Some(found) = Found::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!("{}, {audited}{ANSWER}", *SCAN_AND_HOOKS),
+        format!(
+            "{}, {AGAIN}, {logged}, {logged_again}{ANSWER}",
+            *SCAN_AND_HOOKS
+        ),
         values,
     ))
     .one(&state.db)
@@ -213,7 +247,7 @@ pub async fn scan(
                 checked_in_by: me,
             },
         ));
-        return Ok(Some((admitted, true)));
+        return Ok(Some(admitted));
     }
     let (Some(prior), Some(source), Some(scanned_at), Some(created_at), Some(by)) = (
         found.prior_id,
@@ -228,7 +262,8 @@ pub async fn scan(
     let sent_again = input.client_checkin_id.is_some();
     let same_scan = sent_again && found.prior_client_id == input.client_checkin_id;
     if sent_again && !same_scan && found.client_id_taken {
-        // The id names another check-in: the general path says which.
+        // The id names another check-in: the general path says which
+        // (`AGAIN` recorded nothing).
         return Ok(None);
     }
     let view = CheckinView {
@@ -249,5 +284,5 @@ pub async fn scan(
     } else {
         Scanned::Already(answer("already_checked_in", view))
     };
-    Ok(Some((scanned, false)))
+    Ok(Some(scanned))
 }

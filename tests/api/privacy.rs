@@ -451,6 +451,68 @@ async fn writes_are_recorded_with_who_what_where_and_the_request_id() {
         );
     }
 
+    // The ticket shown with a new `client_checkin_id` is already in (200);
+    // the same scan sent again (its `client_checkin_id` repeated) is a 201
+    // once more. Each is recorded once, with its status. A
+    // `client_checkin_id` that names another student's check-in is refused
+    // and records nothing.
+    let client_id = uuid::Uuid::now_v7();
+    let shown = scan(
+        &app,
+        &d,
+        &d.recruiter,
+        json!({"ticket_code": code, "client_checkin_id": client_id}),
+    )
+    .await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+    let late = app.student("master", 2027).await;
+    let late_code = ticket(&app, &d.event, &late).await;
+    let late_id = uuid::Uuid::now_v7();
+    for _ in 0..2 {
+        let scanned = scan(
+            &app,
+            &d,
+            &d.recruiter,
+            json!({"ticket_code": late_code, "client_checkin_id": late_id}),
+        )
+        .await;
+        assert_eq!(scanned.status, StatusCode::CREATED, "{}", scanned.body);
+    }
+    let statuses = |person: String| {
+        let app = &app;
+        let admin = &admin;
+        async move {
+            let rows = app
+                .get(
+                    &format!(
+                        "/api/v1/audit?subject_id={person}&action=POST%20/api/v1/events/{{id}}/checkins"
+                    ),
+                    Some(admin),
+                )
+                .await;
+            let mut statuses: Vec<i64> = rows.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|row| row["status"].as_i64().unwrap())
+                .collect();
+            statuses.sort_unstable();
+            statuses
+        }
+    };
+    assert_eq!(statuses(student.id.to_string()).await, [200, 200, 201]);
+    assert_eq!(statuses(late.id.to_string()).await, [201, 201]);
+    let before = app.count("audit_log").await;
+    scan(
+        &app,
+        &d,
+        &d.recruiter,
+        json!({"ticket_code": code, "client_checkin_id": late_id}),
+    )
+    .await
+    .assert_problem(409, "client_checkin_id_reused");
+    assert_eq!(app.count("audit_log").await, before);
+
     // So does an offline batch, for each student in it.
     let other = app.student("phd", 2026).await;
     let code = ticket(&app, &d.event, &other).await;
