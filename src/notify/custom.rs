@@ -156,6 +156,18 @@ impl Wording {
         kind: TemplateKind,
     ) -> Result<Self, DbErr> {
         let template = find(conn, event, kind).await?;
+        Self::with(conn, settings, event, kind, template).await
+    }
+
+    /// [`Self::load`] with the template already found (by [`find`], or in
+    /// the same terms by a read of the caller's own).
+    pub async fn with<C: ConnectionTrait>(
+        conn: &C,
+        settings: &Settings,
+        event: &events::Model,
+        kind: TemplateKind,
+        template: Option<mail_templates::Model>,
+    ) -> Result<Self, DbErr> {
         let employers = match template {
             Some(_) => hiring(conn, event.id).await?,
             None => Vec::new(),

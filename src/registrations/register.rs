@@ -4,9 +4,10 @@
 //! statements as the rules allow (see [`register`]).
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef,
-    sea_query::{Expr, ExprTrait, IntoCondition},
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend,
+    DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable, JoinType, QueryFilter, QuerySelect,
+    QueryTrait, RelationDef,
+    sea_query::{Alias, Expr, ExprTrait, IntoCondition, Order},
 };
 use uuid::Uuid;
 
@@ -21,7 +22,7 @@ use super::{
 use crate::{
     audit, db,
     entities::{
-        events,
+        events, mail_templates,
         registrations::{self, RegistrationStatus},
         users,
     },
@@ -191,10 +192,11 @@ impl Place<'_> {
 }
 
 /// The event as it is (refusing early what its rules refuse, and a full
-/// event), with the student's earlier registration in the same read
-/// (refusing a second), then the email's likely wording and, if `hooks`,
-/// the webhook endpoints. A refusal for a full event needs no lock: it was
-/// full when it was read.
+/// event), with the student's earlier registration (refusing a second) and
+/// the organisers' template for the likely email in the same read; then,
+/// only if there is such a template, the employers it may list, and, if
+/// `hooks`, the webhook endpoints. A refusal for a full event needs no
+/// lock: it was full when it was read.
 async fn before_the_lock<C: ConnectionTrait>(
     conn: &C,
     place: &Place<'_>,
@@ -212,12 +214,33 @@ async fn before_the_lock<C: ConnectionTrait>(
             .eq(student)
             .into_condition()
     });
-    let (seen, existing) = events::Entity::find_by_id(place.event_id)
+    let mut read = events::Entity::find_by_id(place.event_id)
         .join(JoinType::LeftJoin, theirs)
         .select_also(registrations::Entity)
-        .one(conn)
+        .into_query();
+    read.join(
+        JoinType::LeftJoin,
+        mail_templates::Entity,
+        wording_of_the_likely_email(),
+    )
+    .order_by_expr(
+        Expr::col((mail_templates::Entity, mail_templates::Column::EventId)).is_null(),
+        Order::Asc,
+    )
+    .limit(1);
+    for column in mail_templates::Column::iter() {
+        read.expr_as(
+            Expr::col((mail_templates::Entity, column)),
+            Alias::new(format!("{TEMPLATE}{}", column.as_str())),
+        );
+    }
+    let row = conn
+        .query_one(&read)
         .await?
         .ok_or(ApiError::NotFound("event"))?;
+    let seen = events::Model::from_query_result(&row, "A_")?;
+    let existing = registrations::Model::from_query_result_optional(&row, "B_")?;
+    let template = mail_templates::Model::from_query_result_optional(&row, TEMPLATE)?;
     admissible(&seen, place.caller, place.now)?;
     if let Some(existing) = existing
         .as_ref()
@@ -236,7 +259,7 @@ async fn before_the_lock<C: ConnectionTrait>(
     };
     let settings = &place.state.settings;
     Ok(BeforeTheLock {
-        wording: Wording::load(conn, settings, &seen, likely).await?,
+        wording: Wording::with(conn, settings, &seen, likely, template).await?,
         hooks: match hooks {
             true => Some(webhooks::subscribers(conn, WebhookEvent::RegistrationCreated).await?),
             false => None,
@@ -245,6 +268,34 @@ async fn before_the_lock<C: ConnectionTrait>(
         existing,
         likely,
     })
+}
+
+/// How [`before_the_lock`]'s read names the template's columns (the event's
+/// are `A_…`, the registration's `B_…`, as sea-orm names them).
+const TEMPLATE: &str = "C_";
+
+/// The join condition of the template that words the email the student
+/// will likely get (a confirmation while seats are left, else a waitlist
+/// place): the event's own, or its campaign's, in the terms of
+/// [`notify::custom::find`]; the read orders the event's own first.
+fn wording_of_the_likely_email() -> Condition {
+    use events::Column as E;
+    use mail_templates::Column as T;
+    let likely = Expr::case(
+        Expr::col((events::Entity, E::ConfirmedCount)).lt(Expr::col((events::Entity, E::Capacity))),
+        TemplateKind::RegistrationConfirmed.as_str(),
+    )
+    .finally(TemplateKind::RegistrationWaitlisted.as_str());
+    let template = |column: T| Expr::col((mail_templates::Entity, column));
+    Condition::all().add(template(T::Kind).eq(likely)).add(
+        Condition::any()
+            .add(template(T::EventId).equals((events::Entity, E::Id)))
+            .add(
+                Condition::all()
+                    .add(template(T::EventId).is_null())
+                    .add(template(T::CampaignId).equals((events::Entity, E::CampaignId))),
+            ),
+    )
 }
 
 /// Takes a seat, or else a place on the waitlist, in the statement that
