@@ -7,7 +7,11 @@
 use std::collections::HashMap;
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IdenStatic, Iterable, JoinType,
+    QueryFilter,
+    sea_query::{Expr, ExprTrait, Order, SelectStatement},
+};
 use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -95,6 +99,37 @@ pub async fn find<C: ConnectionTrait>(
     Ok(find_for(conn, std::slice::from_ref(event), kind)
         .await?
         .remove(&event.id))
+}
+
+/// [`find`] inside a read of the event itself: joins to `read` (a select
+/// from `events`, one row per event) the template of `kind` (an SQL
+/// expression, so the read may decide it from the event's row), selects
+/// its columns named with `prefix` (read them back with
+/// `mail_templates::Model::from_query_result_optional`), and orders the
+/// event's own before its campaign's. Limit the read to one row per event.
+pub fn join_template(read: &mut SelectStatement, kind: Expr, prefix: impl IdenStatic) {
+    use events::Column as E;
+    use mail_templates::Column as T;
+    let template = |column: T| Expr::col((mail_templates::Entity, column));
+    let owner = Condition::any()
+        .add(template(T::EventId).equals((events::Entity, E::Id)))
+        .add(
+            Condition::all()
+                .add(template(T::EventId).is_null())
+                .add(template(T::CampaignId).equals((events::Entity, E::CampaignId))),
+        );
+    read.join(
+        JoinType::LeftJoin,
+        mail_templates::Entity,
+        Condition::all().add(template(T::Kind).eq(kind)).add(owner),
+    )
+    .order_by_expr(template(T::EventId).is_null(), Order::Asc);
+    for column in T::iter() {
+        read.expr_as(
+            column.select_as(column.into_expr()),
+            sea_orm::sea_query::Alias::new(format!("{}{}", prefix.as_str(), column.as_str())),
+        );
+    }
 }
 
 /// [`find`] for each of `events` at once, in one query; events worded the

@@ -4,10 +4,10 @@
 //! statements as the rules allow (see [`register`]).
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend,
-    DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable, JoinType, QueryFilter, QuerySelect,
-    QueryTrait, RelationDef,
-    sea_query::{Alias, Expr, ExprTrait, IntoCondition, Order},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, FromQueryResult, IdenStatic, JoinType, QueryFilter, QuerySelect, QueryTrait,
+    RelationDef, SelectA, SelectB, SelectC,
+    sea_query::{Expr, ExprTrait, IntoCondition},
 };
 use uuid::Uuid;
 
@@ -30,7 +30,7 @@ use crate::{
     http::{ApiError, Caller, error::is_unique_violation, idempotency::Recorder},
     notify::{
         self,
-        custom::Wording,
+        custom::{self, Wording},
         kinds::TemplateKind,
         webhooks::{self, WebhookEvent},
     },
@@ -218,29 +218,15 @@ async fn before_the_lock<C: ConnectionTrait>(
         .join(JoinType::LeftJoin, theirs)
         .select_also(registrations::Entity)
         .into_query();
-    read.join(
-        JoinType::LeftJoin,
-        mail_templates::Entity,
-        wording_of_the_likely_email(),
-    )
-    .order_by_expr(
-        Expr::col((mail_templates::Entity, mail_templates::Column::EventId)).is_null(),
-        Order::Asc,
-    )
-    .limit(1);
-    for column in mail_templates::Column::iter() {
-        read.expr_as(
-            Expr::col((mail_templates::Entity, column)),
-            Alias::new(format!("{TEMPLATE}{}", column.as_str())),
-        );
-    }
+    custom::join_template(&mut read, likely_kind(), SelectC);
+    read.limit(1);
     let row = conn
         .query_one(&read)
         .await?
         .ok_or(ApiError::NotFound("event"))?;
-    let seen = events::Model::from_query_result(&row, "A_")?;
-    let existing = registrations::Model::from_query_result_optional(&row, "B_")?;
-    let template = mail_templates::Model::from_query_result_optional(&row, TEMPLATE)?;
+    let seen = events::Model::from_query_result(&row, SelectA.as_str())?;
+    let existing = registrations::Model::from_query_result_optional(&row, SelectB.as_str())?;
+    let template = mail_templates::Model::from_query_result_optional(&row, SelectC.as_str())?;
     admissible(&seen, place.caller, place.now)?;
     if let Some(existing) = existing
         .as_ref()
@@ -270,32 +256,18 @@ async fn before_the_lock<C: ConnectionTrait>(
     })
 }
 
-/// How [`before_the_lock`]'s read names the template's columns (the event's
-/// are `A_…`, the registration's `B_…`, as sea-orm names them).
-const TEMPLATE: &str = "C_";
-
-/// The join condition of the template that words the email the student
-/// will likely get (a confirmation while seats are left, else a waitlist
-/// place): the event's own, or its campaign's, in the terms of
-/// [`notify::custom::find`]; the read orders the event's own first.
-fn wording_of_the_likely_email() -> Condition {
+/// The kind of email the student will likely get, as the read decides it
+/// from the event's row: a confirmation while seats are left, else a
+/// waitlist place (as [`before_the_lock`] decides `likely` from the same
+/// row).
+fn likely_kind() -> Expr {
     use events::Column as E;
-    use mail_templates::Column as T;
-    let likely = Expr::case(
+    Expr::case(
         Expr::col((events::Entity, E::ConfirmedCount)).lt(Expr::col((events::Entity, E::Capacity))),
         TemplateKind::RegistrationConfirmed.as_str(),
     )
-    .finally(TemplateKind::RegistrationWaitlisted.as_str());
-    let template = |column: T| Expr::col((mail_templates::Entity, column));
-    Condition::all().add(template(T::Kind).eq(likely)).add(
-        Condition::any()
-            .add(template(T::EventId).equals((events::Entity, E::Id)))
-            .add(
-                Condition::all()
-                    .add(template(T::EventId).is_null())
-                    .add(template(T::CampaignId).equals((events::Entity, E::CampaignId))),
-            ),
-    )
+    .finally(TemplateKind::RegistrationWaitlisted.as_str())
+    .into()
 }
 
 /// Takes a seat, or else a place on the waitlist, in the statement that
