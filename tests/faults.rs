@@ -164,9 +164,8 @@ async fn kill_9_during_a_registration_burst_loses_no_answered_registration() {
     assert_eq!(
         cut,
         0,
-        "requests got no answer after the restart; the server is {}; {}",
-        server.alive(),
-        server.log_tail()
+        "requests got no answer after the restart; {}",
+        server.report()
     );
     let mut ids = HashSet::new();
     for (i, answer) in again.iter().enumerate() {
@@ -262,9 +261,8 @@ async fn a_postgres_restart_under_load_is_a_short_503_and_no_loss() {
     let unanswered: Vec<&String> = answers.iter().filter_map(|a| a.as_ref().err()).collect();
     assert!(
         unanswered.is_empty(),
-        "requests got no answer: {unanswered:?}; the server is {}; {}",
-        server.alive(),
-        server.log_tail()
+        "requests got no answer: {unanswered:?}; {}",
+        server.report()
     );
     let answers: Vec<_> = answers.into_iter().flatten().collect();
     let mut unavailable = 0;
@@ -275,7 +273,10 @@ async fn a_postgres_restart_under_load_is_a_short_503_and_no_loss() {
                 assert_eq!(body["code"], "database_unavailable", "{body}");
                 unavailable += 1;
             }
-            other => panic!("a request answered {other} during the outage: {body}"),
+            other => panic!(
+                "a request answered {other} during the outage: {body}; {}",
+                server.report()
+            ),
         }
         assert!(
             *took < Duration::from_secs(5),

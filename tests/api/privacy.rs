@@ -33,6 +33,28 @@ async fn rows_about(app: &TestApp, admin: &str, person: &str) -> usize {
     found.body["items"].as_array().unwrap().len()
 }
 
+/// The statuses of the scans that name `person` in the audit trail,
+/// smallest first.
+async fn scan_statuses(app: &TestApp, admin: &str, person: &str) -> Vec<i64> {
+    let found = app
+        .get(
+            &format!(
+                "/api/v1/audit?subject_id={person}&action=POST%20/api/v1/events/{{id}}/checkins"
+            ),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    let mut statuses: Vec<i64> = found.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["status"].as_i64().unwrap())
+        .collect();
+    statuses.sort_unstable();
+    statuses
+}
+
 /// A student who checked in at the door's event, so its recruiter may
 /// contact them if they share their contacts.
 async fn met_at_the_door(app: &TestApp, d: &Door) -> (Student, String) {
@@ -478,30 +500,11 @@ async fn writes_are_recorded_with_who_what_where_and_the_request_id() {
         .await;
         assert_eq!(scanned.status, StatusCode::CREATED, "{}", scanned.body);
     }
-    let statuses = |person: String| {
-        let app = &app;
-        let admin = &admin;
-        async move {
-            let rows = app
-                .get(
-                    &format!(
-                        "/api/v1/audit?subject_id={person}&action=POST%20/api/v1/events/{{id}}/checkins"
-                    ),
-                    Some(admin),
-                )
-                .await;
-            let mut statuses: Vec<i64> = rows.body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|row| row["status"].as_i64().unwrap())
-                .collect();
-            statuses.sort_unstable();
-            statuses
-        }
-    };
-    assert_eq!(statuses(student.id.to_string()).await, [200, 200, 201]);
-    assert_eq!(statuses(late.id.to_string()).await, [201, 201]);
+    assert_eq!(
+        scan_statuses(&app, &admin, &student.id).await,
+        [200, 200, 201]
+    );
+    assert_eq!(scan_statuses(&app, &admin, &late.id).await, [201, 201]);
     let before = app.count("audit_log").await;
     scan(
         &app,

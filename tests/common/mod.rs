@@ -102,8 +102,14 @@ impl Server {
         }
     }
 
+    /// For a failure message: whether the process still runs, and what it
+    /// last wrote to stderr.
+    pub fn report(&mut self) -> String {
+        format!("the server is {}; {}", self.alive(), self.log_tail())
+    }
+
     /// The last lines the process (every start of it) wrote to stderr.
-    pub fn log_tail(&self) -> String {
+    fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         let from = lines.len().saturating_sub(40);
@@ -115,7 +121,7 @@ impl Server {
     }
 
     /// Whether the process is still running, or how it ended.
-    pub fn alive(&mut self) -> String {
+    fn alive(&mut self) -> String {
         match self.child.as_mut().map(|c| c.try_wait()) {
             Some(Ok(None)) => "running".into(),
             Some(Ok(Some(status))) => format!("exited: {status}"),
@@ -186,9 +192,8 @@ impl Server {
             }
             assert!(
                 Instant::now() < deadline,
-                "the server did not come up in 30 s ({}); {}",
-                self.alive(),
-                self.log_tail()
+                "the server did not come up in 30 s; {}",
+                self.report()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
