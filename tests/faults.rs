@@ -242,7 +242,7 @@ async fn a_postgres_restart_under_load_is_a_short_503_and_no_loss() {
     }));
     let outage = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let stopped = PostgresStopped::stop();
+        let stopped = PostgresStopped::stop().await;
         let down_since = Instant::now();
         // Readiness says so, quickly.
         let res = client
@@ -254,7 +254,7 @@ async fn a_postgres_restart_under_load_is_a_short_503_and_no_loss() {
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["code"], "database_unavailable");
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        stopped.start();
+        stopped.start().await;
         down_since.elapsed()
     };
     let (answers, down_for) = tokio::join!(load, outage);

@@ -360,8 +360,13 @@ pub async fn drop_database(database: &TestDatabase) {
     }
 }
 
-pub fn postgres_cluster(action: &str) {
-    assert!(pg_ctlcluster(action), "pg_ctlcluster {action}");
+/// Runs `pg_ctlcluster action` on a blocking thread. A stop waits for the
+/// shutdown checkpoint, seconds after a busy suite; run on the test's own
+/// thread it would freeze the test's clients as long, and their requests
+/// would look slow, or find their kept-alive connections closed meanwhile.
+async fn postgres_cluster(action: &'static str) {
+    let done = actix_web::rt::task::spawn_blocking(move || pg_ctlcluster(action)).await;
+    assert!(done.unwrap_or(false), "pg_ctlcluster {action}");
 }
 
 fn pg_ctlcluster(action: &str) -> bool {
@@ -386,14 +391,15 @@ pub struct PostgresStopped {
 }
 
 impl PostgresStopped {
-    pub fn stop() -> Self {
-        postgres_cluster("stop");
-        Self { started: false }
+    pub async fn stop() -> Self {
+        let stopped = Self { started: false };
+        postgres_cluster("stop").await;
+        stopped
     }
 
-    pub fn start(mut self) {
+    pub async fn start(mut self) {
         self.started = true;
-        postgres_cluster("start");
+        postgres_cluster("start").await;
     }
 }
 
