@@ -107,7 +107,7 @@ impl ApiError {
     pub fn database_unavailable() -> Self {
         Self::Unavailable {
             code: "database_unavailable",
-            detail: "the database does not answer; try again shortly".into(),
+            detail: "the database does not answer; try again shortly, with a write's same Idempotency-Key".into(),
             retry_after_secs: 2,
         }
     }
