@@ -19,8 +19,6 @@
 //! words for every refusal. The rules are the same on both ways: a scan
 //! that this statement would admit, the general path admits too.
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
@@ -63,19 +61,66 @@ struct Found {
     client_id_taken: bool,
 }
 
-/// `$1` event, `$2` staff?, `$3` the recruiter's employer, `$4` scanned_at
-/// as sent, `$5` ticket code, `$6` check-in id, `$7` caller, `$8`
-/// client_checkin_id, `$9` gate, `$10` scanned_at, `$11` now, `$12`-`$14`
-/// the webhook payload's id, created_at and scanned_at as JSON shows them,
-/// `$15` the webhook event's name; then the audit row's values, written
-/// only with a check-in.
-const SCAN: &str = r#"
+/// Which clauses a scan's statement carries: a recruiter's door (an
+/// organiser may scan at any), a `scanned_at` sent by the app (not too
+/// early), a `client_checkin_id` (the same scan sent again). Each shape is
+/// a statement text of its own rather than a clause a parameter switches
+/// off (`$4 IS NULL OR ...`): PostgreSQL plans a prepared statement's
+/// first executions for their values, and a plan made for given values
+/// can drop such a clause where a plan kept for all values cannot, so it
+/// kept planning every scan afresh, which cost more of the database's CPU
+/// than running it. With nothing to drop it keeps one plan per connection.
+#[derive(Clone, Copy)]
+struct Shape {
+    recruiter: bool,
+    sent_at: bool,
+    client_id: bool,
+}
+
+/// `$1` event, `$2` staff? (unused: the shape says), `$3` the recruiter's
+/// employer, `$4` scanned_at as sent, `$5` ticket code, `$6` check-in id,
+/// `$7` caller, `$8` client_checkin_id, `$9` gate, `$10` scanned_at, `$11`
+/// now, `$12`-`$14` the webhook payload's id, created_at and scanned_at as
+/// JSON shows them, `$15` the webhook event's name; then the audit rows'
+/// values, inserted by `audits`, the audit rows' CTEs.
+fn scan_sql(shape: Shape, audits: &str) -> String {
+    let door = if shape.recruiter {
+        "AND EXISTS (SELECT 1 FROM event_employers ee
+                     WHERE ee.event_id = e.id AND ee.employer_id = $3)"
+    } else {
+        ""
+    };
+    let early = if shape.sent_at {
+        "AND $4::timestamptz >= e.starts_at - interval '1 day'"
+    } else {
+        ""
+    };
+    let payload = "json_build_object('created_at', $13::text, \
+        'data', json_build_object('checkin_id', $6, 'event_id', $1, \
+            'registration_id', ins.registration_id, 'scanned_at', $14::text, \
+            'source', 'scan', 'user_id', ins.user_id), \
+        'id', $12, 'type', $15::text)::text";
+    let deliveries = webhooks::deliveries_sql("ins", "$15::text", payload, "$11");
+    // A ticket shown again: the student, once, when this statement made no
+    // check-in and the earlier one it found is the answer (so not when a
+    // `client_checkin_id` names another check-in: the general path says
+    // which). `status` is the answer's: 201 for the same scan sent again,
+    // else 200 `already_checked_in`. Its audit row is written from here.
+    let (again_status, again_only, id_taken) = if shape.client_id {
+        (
+            "CASE WHEN p.client_checkin_id = $8 THEN 201 ELSE 200 END",
+            "AND (p.client_checkin_id = $8
+                  OR NOT EXISTS (SELECT 1 FROM checkins c WHERE c.client_checkin_id = $8))",
+            "EXISTS (SELECT 1 FROM checkins c WHERE c.client_checkin_id = $8)",
+        )
+    } else {
+        ("200", "", "false")
+    };
+    format!(
+        r#"
 WITH ev AS (
     SELECT e.id FROM events e
-    WHERE e.id = $1 AND e.status = 'published'
-      AND ($2 OR EXISTS (SELECT 1 FROM event_employers ee
-                         WHERE ee.event_id = e.id AND ee.employer_id = $3))
-      AND ($4::timestamptz IS NULL OR $4::timestamptz >= e.starts_at - interval '1 day')
+    WHERE e.id = $1 AND e.status = 'published' {door} {early}
 ), seen AS (
     SELECT r.id, r.user_id FROM registrations r
     WHERE r.ticket_code = $5 AND r.event_id = $1 AND r.status = 'confirmed'
@@ -91,43 +136,24 @@ WITH ev AS (
     SELECT $6, $1, reg.id, reg.user_id, $7, $8, $9, 'scan', $10, $11, true FROM reg
     ON CONFLICT DO NOTHING
     RETURNING registration_id, user_id
-)"#;
-
-/// [`SCAN`] and the scan's webhook deliveries, one per endpoint for each
-/// check-in made.
-static SCAN_AND_HOOKS: LazyLock<String> = LazyLock::new(|| {
-    let payload = "json_build_object('created_at', $13::text, \
-        'data', json_build_object('checkin_id', $6, 'event_id', $1, \
-            'registration_id', ins.registration_id, 'scanned_at', $14::text, \
-            'source', 'scan', 'user_id', ins.user_id), \
-        'id', $12, 'type', $15::text)::text";
-    let deliveries = webhooks::deliveries_sql("ins", "$15::text", payload, "$11");
-    format!("{SCAN}, hooks AS ({deliveries})")
-});
-
-/// A ticket shown again: the student, once, when this statement made no
-/// check-in and the earlier one it found is the answer (so not when a
-/// `client_checkin_id` names another check-in: the general path says
-/// which). `status` is the answer's: 201 for the same scan sent again,
-/// else 200 `already_checked_in`. Its audit row is written from here.
-const AGAIN: &str = r#"again AS (
-    SELECT seen.user_id,
-           CASE WHEN p.client_checkin_id = $8 THEN 201 ELSE 200 END AS status
+), hooks AS ({deliveries}), again AS (
+    SELECT seen.user_id, {again_status} AS status
     FROM seen JOIN checkins p ON p.registration_id = seen.id
-    WHERE NOT EXISTS (SELECT 1 FROM ins)
-      AND ($8::uuid IS NULL OR p.client_checkin_id = $8
-           OR NOT EXISTS (SELECT 1 FROM checkins c WHERE c.client_checkin_id = $8))
-)"#;
+    WHERE NOT EXISTS (SELECT 1 FROM ins) {again_only}
+), {audits}{ANSWER_HEAD}{id_taken}{ANSWER_FROM}"#
+    )
+}
 
-/// What the statement answers, after [`SCAN_AND_HOOKS`], [`AGAIN`] and the
-/// audit's CTEs.
-const ANSWER: &str = r#"
+/// What the statement answers, after the CTEs of [`scan_sql`] and the
+/// audit's.
+const ANSWER_HEAD: &str = r#"
 SELECT (SELECT count(*) FROM ins) AS inserted,
        seen.id AS registration_id, u.id AS student_id, u.full_name, u.university, u.major, u.degree,
        p.id AS prior_id, p.client_checkin_id AS prior_client_id, p.gate AS prior_gate,
        p.source AS prior_source, p.scanned_at AS prior_scanned_at,
        p.created_at AS prior_created_at, p.checked_in_by AS prior_by, pb.full_name AS prior_by_name,
-       EXISTS (SELECT 1 FROM checkins c WHERE c.client_checkin_id = $8) AS client_id_taken
+       "#;
+const ANSWER_FROM: &str = r#" AS client_id_taken
 FROM seen
 JOIN users u ON u.id = seen.user_id
 LEFT JOIN checkins p ON p.registration_id = seen.id
@@ -200,12 +226,14 @@ pub async fn scan(
         Some("again.status"),
         &mut values,
     );
+    let shape = Shape {
+        recruiter: !staff,
+        sent_at: sent_at.is_some(),
+        client_id: input.client_checkin_id.is_some(),
+    };
     let Some(found) = Found::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
-            "{}, {AGAIN}, {logged}, {logged_again}{ANSWER}",
-            *SCAN_AND_HOOKS
-        ),
+        scan_sql(shape, &format!("{logged}, {logged_again}")),
         values,
     ))
     .one(&state.db)
