@@ -237,7 +237,10 @@ pub const LIVE_CHANNEL: &str = "nuancheng_live";
 /// its own, not in the change's transaction: a transaction that notifies
 /// holds PostgreSQL's one notification lock from its commit until its WAL
 /// is flushed, so every writing request that notified would commit one
-/// after another). A notice lost (the queue full, the process killed
+/// after another), and at most one statement per [`Announcer::GATHER`]:
+/// after a quiet spell the first change is told at once, under load the
+/// changes of many requests share a statement instead of adding one each.
+/// A notice lost (the queue full, the process killed
 /// between the commit and the send, the database away) costs the other
 /// processes' dashboards only speed: each feed also recounts every
 /// `live.poll_ms`. On SQLite (one process) there is no one to tell.
@@ -251,7 +254,9 @@ impl Announcer {
     /// Ids waiting to be sent at most; beyond it one is dropped.
     const QUEUE: usize = 4096;
     /// Ids per statement at most.
-    const BATCH: usize = 256;
+    const BATCH: usize = 1024;
+    /// The least time between two statements.
+    const GATHER: Duration = Duration::from_millis(50);
 
     /// An announcer for `backend`, with the queue its sender drains when
     /// there is someone to tell.
@@ -293,6 +298,7 @@ pub async fn send_announcements(db: DatabaseConnection, mut queued: Announcement
         if let Err(error) = sent {
             tracing::debug!(%error, "changes not announced; other processes recount on their poll");
         }
+        tokio::time::sleep(Announcer::GATHER).await;
     }
 }
 
