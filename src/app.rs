@@ -251,7 +251,7 @@ fn cors(settings: &Settings) -> Cors {
 /// Unknown paths are 404. A known path asked with another method also lands
 /// here (resources inherit the app's default service): that is a 405.
 async fn not_found(req: HttpRequest) -> HttpResponse {
-    let error = if req.match_pattern().is_some() {
+    let error = if observe::route(&req).is_some() {
         ApiError::MethodNotAllowed(req.method().to_string())
     } else {
         tracing::debug!(path = req.path(), "no such route");

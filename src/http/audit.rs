@@ -19,7 +19,7 @@ use sea_orm::ActiveEnum;
 use uuid::Uuid;
 
 use super::{
-    ApiError, Caller,
+    ApiError, Caller, observe,
     paged_export::{Pages, PeoplePages},
     ratelimit::client_ip,
     request_id,
@@ -44,9 +44,13 @@ struct Origin {
 
 impl Origin {
     fn of(req: &HttpRequest, state: &AppState) -> Self {
-        let pattern = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
+        let pattern = observe::route(req);
         Self {
-            action: format!("{} {pattern}", req.method()),
+            action: format!(
+                "{} {}",
+                req.method(),
+                pattern.as_deref().unwrap_or(req.path())
+            ),
             path: req.path().to_owned(),
             ip: client_ip(req, &state.settings.http).to_string(),
             request_id: request_id::current(),

@@ -2,10 +2,10 @@
 //! log line of the request carries it too, and each request is counted in the
 //! metrics by route pattern and status.
 
-use std::time::Instant;
+use std::{rc::Rc, time::Instant};
 
 use actix_web::{
-    Error,
+    Error, HttpMessage, HttpRequest,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
     http::header::{HeaderName, HeaderValue},
@@ -16,6 +16,21 @@ use tracing::Instrument;
 
 use super::request_id::{HEADER, REQUEST_ID, choose_id};
 use crate::state::AppState;
+
+/// The route pattern `req` matched (`/api/v1/events/{id}/checkins`), if
+/// any. Matching the path against the routes again is the costly part, so
+/// it is done once per request and kept with it for the audit trail, the
+/// metrics and the 405 answer.
+pub fn route(req: &HttpRequest) -> Option<Rc<str>> {
+    #[derive(Clone)]
+    struct Matched(Option<Rc<str>>);
+    if let Some(Matched(pattern)) = req.extensions().get::<Matched>() {
+        return pattern.clone();
+    }
+    let pattern: Option<Rc<str>> = req.match_pattern().map(Rc::from);
+    req.extensions_mut().insert(Matched(pattern.clone()));
+    pattern
+}
 
 pub async fn observe(
     req: ServiceRequest,
@@ -36,12 +51,10 @@ pub async fn observe(
     match result {
         Ok(mut res) => {
             let status = res.status().as_u16();
-            let route = res
-                .request()
-                .match_pattern()
-                .unwrap_or_else(|| "unmatched".to_owned());
+            let route = route(res.request());
+            let route = route.as_deref().unwrap_or("unmatched");
             if let Some(metrics) = metrics {
-                metrics.record(&method, &route, status, elapsed);
+                metrics.record(&method, route, status, elapsed);
             }
             span.in_scope(|| {
                 tracing::info!(
