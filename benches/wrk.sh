@@ -14,6 +14,7 @@
 #   BENCH_DB=sqlite benches/wrk.sh     # a SQLite file; reference: a sqlite3 insert loop
 #   BENCH_BIN=/tmp/nuancheng-before benches/wrk.sh   # a binary built earlier
 #   BENCH_PHASES='healthz scans repeats' benches/wrk.sh  # some phases only
+#   BENCH_PERF='scans' benches/wrk.sh  # also a CPU profile of the machine, in /tmp
 #
 # Loopback only; needs psql and pgbench against a PostgreSQL that trusts the
 # user (sqlite3 for BENCH_DB=sqlite), installs wrk (Debian) when it is missing.
@@ -30,10 +31,15 @@ BG_EVENTS=${BENCH_BG_EVENTS:-5000}
 BG_PER_EVENT=${BENCH_BG_PER_EVENT:-20}
 SPREAD_STUDENTS=${BENCH_SPREAD_STUDENTS:-40000}
 CROWD_EVENTS=${BENCH_CROWD_EVENTS:-20}
+PERF_DIR=${BENCH_PERF_DIR:-/tmp/nuancheng-perf}
 SIGNUP_SECS=${BENCH_SIGNUP_SECONDS:-25} # about 2,000 signups at today's rate
 SECRET="bench-secret-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 ISSUER=nuancheng
 
+if [ -n "${BENCH_PERF:-}" ]; then
+  command -v perf >/dev/null || apt-get install -y linux-perf >/dev/null
+  mkdir -p "$PERF_DIR"
+fi
 if ! command -v wrk >/dev/null; then
   apt-get install -y wrk >/dev/null
 fi
@@ -150,10 +156,11 @@ cpu_ticks() { sed 's/.*) //' "/proc/$PID/stat" | awk '{print $12 + $13}'; }
 # PostgreSQL's side: the CPU of all its processes (nothing else uses the
 # server during a phase but the mail worker's polls) and the transactions
 # committed in the bench database, statements outside a transaction each
-# counting one: round trips a request costs, roughly.
+# counting one: round trips a request costs, roughly. A backend that exits
+# while it is read is skipped.
 pg_ticks() {
   [ "$KIND" = postgres ] || { echo 0; return; }
-  for p in $(pgrep -x postgres); do sed 's/.*) //' "/proc/$p/stat" 2>/dev/null; done | awk '{t += $12 + $13} END {print t + 0}'
+  for p in $(pgrep -x postgres); do { sed 's/.*) //' "/proc/$p/stat" 2>/dev/null || true; }; done | awk '{t += $12 + $13} END {print t + 0}'
 }
 # A backend reports its counts within 10 s of going idle, so each reading
 # waits that long; one reading ends a phase and starts the next.
@@ -184,9 +191,21 @@ phase() { # name, request file, "distinct" when no request may be sent twice, se
   local wal_before wal_after
   wal_before=$(pg_wal)
   before=$(cpu_ticks)
+  # BENCH_PERF: a CPU profile of the machine (server, PostgreSQL, wrk) during these phases.
+  local perf=
+  if [[ " ${BENCH_PERF:-} " == *" $file "* ]]; then
+    perf record -q -F 499 -a -o "$PERF_DIR/perf-$file.data" >/dev/null 2>&1 &
+    perf=$!
+  fi
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 10s --latency \
     -s benches/wrk/requests.lua "http://127.0.0.1:$PORT" -- "$WORK/$file.tsv" "$THREADS")
   after=$(cpu_ticks)
+  if [ -n "$perf" ]; then
+    kill -INT "$perf"; wait "$perf" || true
+    perf report -q -i "$PERF_DIR/perf-$file.data" --no-children --sort comm,dso,sym --stdio 2>/dev/null \
+      | grep -v '^$' | grep -v '^ *|' | grep -v '^ *-' | head -n 60 >"$PERF_DIR/perf-$file.txt" || true
+    echo "profile of $file: $PERF_DIR/perf-$file.txt"
+  fi
   wal_after=$(pg_wal)
   local pg_after xacts_after
   pg_after=$(pg_ticks)
