@@ -726,3 +726,62 @@ async fn recruiters_see_contact_details_only_of_people_they_met() {
     assert_eq!(email_of(1), None);
     assert_eq!(items[0]["candidate"]["phone"], "13900000000");
 }
+
+/// A scan that says when it was made (a phone that held it for a moment)
+/// is admitted with that time, in one statement on PostgreSQL; one dated
+/// before the event's day is refused with the field named.
+#[actix_web::test]
+async fn a_scan_keeps_the_time_it_was_made() {
+    use chrono::{DurationRound, TimeDelta, Utc};
+    let app = spawn_app().await;
+    let starts = Utc::now() + TimeDelta::hours(1);
+    let d = door(
+        &app,
+        json!({"capacity": 5, "waitlist_limit": 1, "starts_at": starts.to_rfc3339(),
+               "ends_at": (starts + TimeDelta::hours(2)).to_rfc3339()}),
+    )
+    .await;
+    let student = app.student("master", 2027).await;
+    let code = ticket(&app, &d.event, &student).await;
+    let at = (Utc::now() - TimeDelta::minutes(3))
+        .duration_trunc(TimeDelta::seconds(1))
+        .unwrap();
+    let reply = scan(
+        &app,
+        &d,
+        &d.recruiter,
+        json!({"ticket_code": code, "scanned_at": at.to_rfc3339()}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let kept = reply.body["checkin"]["scanned_at"].as_str().unwrap();
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(kept).unwrap(),
+        at,
+        "{}",
+        reply.body
+    );
+
+    let late = app.student("master", 2027).await;
+    let late_code = ticket(&app, &d.event, &late).await;
+    let too_early = starts - TimeDelta::days(2);
+    let reply = scan(
+        &app,
+        &d,
+        &d.recruiter,
+        json!({"ticket_code": late_code, "scanned_at": too_early.to_rfc3339()}),
+    )
+    .await;
+    assert_eq!(reply.error_fields(), ["scanned_at"], "{}", reply.body);
+    assert_eq!(app.count("checkins").await, 1);
+
+    let metrics = app.get("/metrics", None).await;
+    let metrics = metrics.body.as_str().unwrap_or_default();
+    let way = if app.is_postgres() {
+        "one_statement"
+    } else {
+        "general"
+    };
+    let line = format!("checkin_scans_total{{way=\"{way}\"}} 1");
+    assert!(metrics.contains(&line), "{line} in {metrics}");
+}
