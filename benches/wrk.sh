@@ -274,7 +274,8 @@ phase "check-in, first scan" scans distinct
 if [ "$KIND" = postgres ]; then
 export_requests "SELECT 'POST', '/api/v1/events/' || r.event_id || '/checkins', o.id || ':organiser',
     json_build_object('ticket_code', r.ticket_code, 'gate', '门' || (abs(hashtext(r.ticket_code)) % 4))
-  FROM checkins c JOIN registrations r ON r.id = c.registration_id, bench.organiser o
+  FROM checkins c JOIN registrations r ON r.id = c.registration_id
+    JOIN bench.events e ON e.id = r.event_id AND e.pool = 'bg', bench.organiser o
   ORDER BY random()" repeats
 else
 export_requests "SELECT 'POST', '/api/v1/events/' || ue.uid || '/checkins', uo.uid || ':organiser',
