@@ -65,7 +65,7 @@ struct Found {
 /// organiser may scan at any), a `scanned_at` sent by the app (not too
 /// early), a `client_checkin_id` (the same scan sent again). Each shape is
 /// a statement text of its own rather than a clause a parameter switches
-/// off (`$4 IS NULL OR ...`): PostgreSQL plans a prepared statement's
+/// off (`$n IS NULL OR ...`): PostgreSQL plans a prepared statement's
 /// first executions for their values, and a plan made for given values
 /// can drop such a clause where a plan kept for all values cannot, so it
 /// kept planning every scan afresh, which cost more of the database's CPU
@@ -77,30 +77,30 @@ struct Shape {
     client_id: bool,
 }
 
-/// `$1` event, `$2` staff? (unused: the shape says), `$3` the recruiter's
-/// employer, `$4` scanned_at as sent, `$5` ticket code, `$6` check-in id,
-/// `$7` caller, `$8` client_checkin_id, `$9` gate, `$10` scanned_at, `$11`
-/// now, `$12`-`$14` the webhook payload's id, created_at and scanned_at as
-/// JSON shows them, `$15` the webhook event's name; then the audit rows'
-/// values, inserted by `audits`, the audit rows' CTEs.
+/// `$1` event, `$2` the recruiter's employer, `$3` scanned_at as sent, `$4`
+/// ticket code, `$5` check-in id, `$6` caller, `$7` client_checkin_id, `$8`
+/// gate, `$9` scanned_at, `$10` now, `$11`-`$13` the webhook payload's id,
+/// created_at and scanned_at as JSON shows them, `$14` the webhook event's
+/// name; then the audit rows' values, inserted by `audits`, the audit
+/// rows' CTEs.
 fn scan_sql(shape: Shape, audits: &str) -> String {
     let door = if shape.recruiter {
         "AND EXISTS (SELECT 1 FROM event_employers ee
-                     WHERE ee.event_id = e.id AND ee.employer_id = $3)"
+                     WHERE ee.event_id = e.id AND ee.employer_id = $2)"
     } else {
         ""
     };
     let early = if shape.sent_at {
-        "AND $4::timestamptz >= e.starts_at - interval '1 day'"
+        "AND $3::timestamptz >= e.starts_at - interval '1 day'"
     } else {
         ""
     };
-    let payload = "json_build_object('created_at', $13::text, \
-        'data', json_build_object('checkin_id', $6, 'event_id', $1, \
-            'registration_id', ins.registration_id, 'scanned_at', $14::text, \
+    let payload = "json_build_object('created_at', $12::text, \
+        'data', json_build_object('checkin_id', $5, 'event_id', $1, \
+            'registration_id', ins.registration_id, 'scanned_at', $13::text, \
             'source', 'scan', 'user_id', ins.user_id), \
-        'id', $12, 'type', $15::text)::text";
-    let deliveries = webhooks::deliveries_sql("ins", "$15::text", payload, "$11");
+        'id', $11, 'type', $14::text)::text";
+    let deliveries = webhooks::deliveries_sql("ins", "$14::text", payload, "$10");
     // A ticket shown again: the student, once, when this statement made no
     // check-in and the earlier one it found is the answer (so not when a
     // `client_checkin_id` names another check-in: the general path says
@@ -108,10 +108,10 @@ fn scan_sql(shape: Shape, audits: &str) -> String {
     // else 200 `already_checked_in`. Its audit row is written from here.
     let (again_status, again_only, id_taken) = if shape.client_id {
         (
-            "CASE WHEN p.client_checkin_id = $8 THEN 201 ELSE 200 END",
-            "AND (p.client_checkin_id = $8
-                  OR NOT EXISTS (SELECT 1 FROM checkins c WHERE c.client_checkin_id = $8))",
-            "EXISTS (SELECT 1 FROM checkins c WHERE c.client_checkin_id = $8)",
+            "CASE WHEN p.client_checkin_id = $7 THEN 201 ELSE 200 END",
+            "AND (p.client_checkin_id = $7
+                  OR NOT EXISTS (SELECT 1 FROM checkins c WHERE c.client_checkin_id = $7))",
+            "EXISTS (SELECT 1 FROM checkins c WHERE c.client_checkin_id = $7)",
         )
     } else {
         ("200", "", "false")
@@ -123,7 +123,7 @@ WITH ev AS (
     WHERE e.id = $1 AND e.status = 'published' {door} {early}
 ), seen AS (
     SELECT r.id, r.user_id FROM registrations r
-    WHERE r.ticket_code = $5 AND r.event_id = $1 AND r.status = 'confirmed'
+    WHERE r.ticket_code = $4 AND r.event_id = $1 AND r.status = 'confirmed'
       AND EXISTS (SELECT 1 FROM ev)
 ), reg AS (
     SELECT r.id, r.user_id FROM registrations r
@@ -133,7 +133,7 @@ WITH ev AS (
 ), ins AS (
     INSERT INTO checkins (id, event_id, registration_id, user_id, checked_in_by,
                           client_checkin_id, gate, source, scanned_at, created_at, thanks_pending)
-    SELECT $6, $1, reg.id, reg.user_id, $7, $8, $9, 'scan', $10, $11, true FROM reg
+    SELECT $5, $1, reg.id, reg.user_id, $6, $7, $8, 'scan', $9, $10, true FROM reg
     ON CONFLICT DO NOTHING
     RETURNING registration_id, user_id
 ), hooks AS ({deliveries}), again AS (
@@ -195,7 +195,6 @@ pub async fn scan(
     let as_json = |t: DateTime<Utc>| serde_json::to_value(t).map_err(ApiError::internal);
     let mut values: Vec<sea_orm::Value> = vec![
         event_id.into(),
-        staff.into(),
         employer.into(),
         sent_at.into(),
         code.into(),
