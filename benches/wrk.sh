@@ -15,6 +15,7 @@
 #   BENCH_BIN=/tmp/nuancheng-before benches/wrk.sh   # a binary built earlier
 #   BENCH_PHASES='healthz scans repeats' benches/wrk.sh  # some phases only
 #   BENCH_PERF='scans' benches/wrk.sh  # also a CPU profile of the machine, in /tmp
+#   BENCH_KEEP=1 benches/wrk.sh        # leave the PostgreSQL database (its name is printed)
 #
 # Loopback only; needs psql and pgbench against a PostgreSQL that trusts the
 # user (sqlite3 for BENCH_DB=sqlite), installs wrk (Debian) when it is missing.
@@ -61,7 +62,9 @@ cleanup() {
   if [ "$status" -ne 0 ] && [ -s "$WORK/server.log" ]; then
     echo "the server's last log lines:"; tail -n 20 "$WORK/server.log"
   fi
-  if [ "$KIND" = postgres ]; then
+  if [ "$KIND" = postgres ] && [ -n "${BENCH_KEEP:-}" ]; then
+    echo "kept: $PGURL/$DB"
+  elif [ "$KIND" = postgres ]; then
     psql "$PGURL/postgres" -qAtc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null || true
   fi
   rm -rf "$WORK"

@@ -6,6 +6,7 @@
 pub mod backoff;
 pub mod clock;
 pub mod custom;
+mod gather;
 pub mod kinds;
 pub mod lease;
 pub mod mailings;

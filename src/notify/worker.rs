@@ -23,7 +23,7 @@
 //! replaced by a note, so no usable secret stays at rest in the outbox.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -39,8 +39,8 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{
-    backoff::backoff_after, clock::Clock, lease::claim, schedule::Scheduler, templates, thanks,
-    transport::Transport, webhooks::Deliverer,
+    backoff::backoff_after, clock::Clock, gather::Gathered, lease::claim, schedule::Scheduler,
+    templates, thanks, transport::Transport, webhooks::Deliverer,
 };
 use crate::{
     config::{EmailSettings, Settings},
@@ -62,6 +62,8 @@ pub struct Worker {
     deliverer: Option<Deliverer>,
     /// Writes the thank-you emails of new check-ins.
     thanks: Option<Arc<Settings>>,
+    /// Emails handed over, their `sent` written together.
+    sent: Gathered<Sent>,
     /// Turns true when the process is asked to stop.
     stop: watch::Receiver<bool>,
     /// Keeps `stop` open for a worker nobody will stop.
@@ -79,6 +81,7 @@ impl Worker {
             scheduler: None,
             deliverer: None,
             thanks: None,
+            sent: Gathered::default(),
             stop,
             _unstoppable: Some(keep),
         })
@@ -237,6 +240,10 @@ impl Worker {
         Ok(Vec::new())
     }
 
+    /// Records one send's outcome under the claim's `token`; the sender
+    /// goes on once it is written. Sent emails are written together with
+    /// those handed over at the same moment ([`Gathered`]); a refusal alone,
+    /// with its error and next try.
     async fn record(
         &self,
         row: &notifications::Model,
@@ -244,51 +251,45 @@ impl Worker {
         outcome: Result<(), String>,
     ) -> Result<(), DbErr> {
         use notifications::Column as C;
-        let now = db::now();
-        let attempts = row.attempts + 1;
-        let mut update = notifications::Entity::update_many()
-            .col_expr(C::Attempts, Expr::value(attempts))
-            .col_expr(
-                C::LockedUntil,
-                Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-            )
-            .col_expr(C::LeaseToken, Expr::value(Option::<Uuid>::None))
-            .filter(C::Id.eq(row.id))
-            .filter(C::LeaseToken.eq(token));
         let secret = templates::carries_secret(&row.kind);
-        match outcome {
+        let error = match outcome {
             Ok(()) => {
                 tracing::info!(id = %row.id, kind = %row.kind, "mail sent");
-                update = update
-                    .col_expr(C::Status, Expr::value(NotificationStatus::Sent))
-                    .col_expr(C::SentAt, Expr::value(Some(now)))
-                    .col_expr(C::LastError, Expr::value(Option::<String>::None));
-                if secret {
-                    update = redact(update);
-                }
-            }
-            Err(error) => {
-                let final_try = attempts >= self.settings.max_attempts;
-                // A mail server's refusal often quotes the address: the log
-                // names the notification instead.
-                let logged = error.replace(&row.to_email, "<recipient>");
-                tracing::warn!(id = %row.id, attempts, final_try, error = %logged, "mail not sent");
-                let status = if final_try {
-                    NotificationStatus::Failed
-                } else {
-                    NotificationStatus::Pending
+                let sent = Sent {
+                    id: row.id,
+                    token,
+                    secret,
                 };
-                update = update
-                    .col_expr(C::Status, Expr::value(status))
-                    .col_expr(
-                        C::NextAttemptAt,
-                        Expr::value(now + backoff(&self.settings, attempts)),
-                    )
-                    .col_expr(C::LastError, Expr::value(Some(truncate(&error, 1000))));
-                if secret && final_try {
-                    update = redact(update);
-                }
+                return self
+                    .sent
+                    .write(sent, |sent| record_sent(&self.db, sent))
+                    .await
+                    .map_err(DbErr::Custom);
             }
+            Err(error) => error,
+        };
+        let now = db::now();
+        let attempts = row.attempts + 1;
+        let final_try = attempts >= self.settings.max_attempts;
+        // A mail server's refusal often quotes the address: the log
+        // names the notification instead.
+        let logged = error.replace(&row.to_email, "<recipient>");
+        tracing::warn!(id = %row.id, attempts, final_try, error = %logged, "mail not sent");
+        let status = if final_try {
+            NotificationStatus::Failed
+        } else {
+            NotificationStatus::Pending
+        };
+        let mut update = released(notifications::Entity::update_many(), [row.id], token)
+            .col_expr(C::Attempts, Expr::value(attempts))
+            .col_expr(C::Status, Expr::value(status))
+            .col_expr(
+                C::NextAttemptAt,
+                Expr::value(now + backoff(&self.settings, attempts)),
+            )
+            .col_expr(C::LastError, Expr::value(Some(truncate(&error, 1000))));
+        if secret && final_try {
+            update = redact(update);
         }
         let recorded = update.exec(&self.db).await?;
         if recorded.rows_affected == 0 {
@@ -296,6 +297,64 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// An email the mail server accepted, held under `token`.
+struct Sent {
+    id: Uuid,
+    token: Uuid,
+    secret: bool,
+}
+
+/// Marks emails sent: one statement per lease token (a batch has one,
+/// plus one per lease renewed) and kind of body (those that carried a
+/// secret lose it), each on the condition that its token still holds.
+async fn record_sent(db_conn: &DatabaseConnection, sent: Vec<Sent>) -> Result<(), String> {
+    use notifications::Column as C;
+    let now = db::now();
+    let mut groups: BTreeMap<(Uuid, bool), Vec<Uuid>> = BTreeMap::new();
+    for mail in sent {
+        groups
+            .entry((mail.token, mail.secret))
+            .or_default()
+            .push(mail.id);
+    }
+    for ((token, secret), ids) in groups {
+        let count = ids.len();
+        let mut update = released(notifications::Entity::update_many(), ids, token)
+            .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
+            .col_expr(C::Status, Expr::value(NotificationStatus::Sent))
+            .col_expr(C::SentAt, Expr::value(Some(now)))
+            .col_expr(C::LastError, Expr::value(Option::<String>::None));
+        if secret {
+            update = redact(update);
+        }
+        let recorded = update.exec(db_conn).await.map_err(|e| e.to_string())?;
+        if (recorded.rows_affected as usize) < count {
+            tracing::warn!(
+                unrecorded = count - recorded.rows_affected as usize,
+                "mail outcome not recorded: the lease was lost"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The rows `ids` that `token` still holds, their lease cleared.
+fn released(
+    update: UpdateMany<notifications::Entity>,
+    ids: impl IntoIterator<Item = Uuid>,
+    token: Uuid,
+) -> UpdateMany<notifications::Entity> {
+    use notifications::Column as C;
+    update
+        .col_expr(
+            C::LockedUntil,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
+        .col_expr(C::LeaseToken, Expr::value(Option::<Uuid>::None))
+        .filter(C::Id.is_in(ids))
+        .filter(C::LeaseToken.eq(token))
 }
 
 /// A batch's claim: its token, the lease it took, and when a send must
@@ -340,15 +399,7 @@ async fn release(
     token: Uuid,
     ids: impl Iterator<Item = Uuid>,
 ) -> Result<(), DbErr> {
-    use notifications::Column as C;
-    notifications::Entity::update_many()
-        .col_expr(
-            C::LockedUntil,
-            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-        )
-        .col_expr(C::LeaseToken, Expr::value(Option::<Uuid>::None))
-        .filter(C::Id.is_in(ids))
-        .filter(C::LeaseToken.eq(token))
+    released(notifications::Entity::update_many(), ids, token)
         .exec(db_conn)
         .await?;
     Ok(())
