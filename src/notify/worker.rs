@@ -280,7 +280,7 @@ impl Worker {
         } else {
             NotificationStatus::Pending
         };
-        let mut update = released(notifications::Entity::update_many(), [row.id], token)
+        let mut update = released([row.id], token)
             .col_expr(C::Attempts, Expr::value(attempts))
             .col_expr(C::Status, Expr::value(status))
             .col_expr(
@@ -321,7 +321,7 @@ async fn record_sent(db_conn: &DatabaseConnection, sent: Vec<Sent>) -> Result<()
     }
     for ((token, secret), ids) in groups {
         let count = ids.len();
-        let mut update = released(notifications::Entity::update_many(), ids, token)
+        let mut update = released(ids, token)
             .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
             .col_expr(C::Status, Expr::value(NotificationStatus::Sent))
             .col_expr(C::SentAt, Expr::value(Some(now)))
@@ -341,13 +341,9 @@ async fn record_sent(db_conn: &DatabaseConnection, sent: Vec<Sent>) -> Result<()
 }
 
 /// The rows `ids` that `token` still holds, their lease cleared.
-fn released(
-    update: UpdateMany<notifications::Entity>,
-    ids: impl IntoIterator<Item = Uuid>,
-    token: Uuid,
-) -> UpdateMany<notifications::Entity> {
+fn released(ids: impl IntoIterator<Item = Uuid>, token: Uuid) -> UpdateMany<notifications::Entity> {
     use notifications::Column as C;
-    update
+    notifications::Entity::update_many()
         .col_expr(
             C::LockedUntil,
             Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
@@ -399,9 +395,7 @@ async fn release(
     token: Uuid,
     ids: impl Iterator<Item = Uuid>,
 ) -> Result<(), DbErr> {
-    released(notifications::Entity::update_many(), ids, token)
-        .exec(db_conn)
-        .await?;
+    released(ids, token).exec(db_conn).await?;
     Ok(())
 }
 
