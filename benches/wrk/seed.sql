@@ -95,8 +95,8 @@ SELECT registration_id, event_id, user_id, 'confirmed', NULL,
   at - interval '7 days', NULL, NULL, at - interval '7 days', at - interval '7 days'
 FROM bench.past;
 INSERT INTO checkins (id, event_id, registration_id, user_id, checked_in_by, client_checkin_id,
-  gate, source, scanned_at, created_at, thanks_pending)
-SELECT checkin_id, event_id, registration_id, user_id, o.id, NULL, '东门', 'scan', at, at, false
+  gate, source, scanned_at, created_at)
+SELECT checkin_id, event_id, registration_id, user_id, o.id, NULL, '东门', 'scan', at, at
 FROM bench.past, bench.organiser o;
 INSERT INTO notifications (id, kind, to_email, subject, text_body, html_body, status, attempts,
   next_attempt_at, sent_at, created_at)

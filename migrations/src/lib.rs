@@ -19,6 +19,7 @@ mod m20261127_180000_announce_user_changes;
 mod m20261127_181000_add_checkin_thanks_pending;
 mod m20261127_190000_checkins_without_hot_parent_locks;
 mod m20261206_120000_checkins_keyed_by_their_registration;
+mod m20261207_120000_thanks_queue_and_roomy_outbox;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_181000_add_checkin_thanks_pending::Migration),
             Box::new(m20261127_190000_checkins_without_hot_parent_locks::Migration),
             Box::new(m20261206_120000_checkins_keyed_by_their_registration::Migration),
+            Box::new(m20261207_120000_thanks_queue_and_roomy_outbox::Migration),
         ]
     }
 }

@@ -5,9 +5,10 @@
 //! place at its door, finds the confirmed registration by its ticket code
 //! (holding it `FOR SHARE` when it has no check-in yet, so a cancellation
 //! deciding at that moment comes first or waits; a ticket shown again
-//! locks nothing), inserts the check-in `ON CONFLICT DO NOTHING`, writes a
-//! webhook delivery for every endpoint that wants `checkin.created`, writes
-//! the audit row of what it answers (the check-in, or the ticket shown
+//! locks nothing), inserts the check-in `ON CONFLICT DO NOTHING` with its
+//! thank-you email still to write (`notify::thanks`), writes a webhook
+//! delivery for every endpoint that wants `checkin.created`, writes the
+//! audit row of what it answers (the check-in, or the ticket shown
 //! again), and returns the student and any earlier check-in of the ticket.
 //! It commits on its own, so the 201 is durable when it leaves, as on the
 //! general path; the live dashboards hear of it after the commit.
@@ -132,10 +133,13 @@ WITH ev AS (
     FOR SHARE OF r
 ), ins AS (
     INSERT INTO checkins (id, event_id, registration_id, user_id, checked_in_by,
-                          client_checkin_id, gate, source, scanned_at, created_at, thanks_pending)
-    SELECT $5, $1, reg.id, reg.user_id, $6, $7, $8, 'scan', $9, $10, true FROM reg
+                          client_checkin_id, gate, source, scanned_at, created_at)
+    SELECT $5, $1, reg.id, reg.user_id, $6, $7, $8, 'scan', $9, $10 FROM reg
     ON CONFLICT DO NOTHING
     RETURNING registration_id, user_id
+), thanks AS (
+    INSERT INTO checkin_thanks (checkin_id, event_id, user_id)
+    SELECT $5, $1, ins.user_id FROM ins
 ), hooks AS ({deliveries}), again AS (
     SELECT seen.user_id, {again_status} AS status
     FROM seen JOIN checkins p ON p.registration_id = seen.id

@@ -16,6 +16,7 @@ use super::types::*;
 use crate::{
     db, domain,
     entities::{
+        checkin_thanks,
         checkins::{self, CheckinSource},
         events::{self, EventStatus},
         registrations::{self, RegistrationStatus},
@@ -136,7 +137,8 @@ pub(super) async fn answer<C: ConnectionTrait>(
     })
 }
 
-/// Inserts a check-in unless the registration has one; `None` when another
+/// Inserts a check-in unless the registration has one, with its
+/// thank-you email still to write (`notify::thanks`); `None` when another
 /// scan got there first.
 pub(super) async fn insert_checkin(
     txn: &DatabaseTransaction,
@@ -146,10 +148,21 @@ pub(super) async fn insert_checkin(
         .on_conflict_do_nothing_on([checkins::Column::RegistrationId])
         .exec(txn)
         .await?;
-    Ok(match inserted {
-        TryInsertResult::Inserted(_) => Some(checkin),
-        TryInsertResult::Conflicted | TryInsertResult::Empty => None,
-    })
+    match inserted {
+        TryInsertResult::Inserted(_) => {
+            checkin_thanks::Entity::insert(checkin_thanks::ActiveModel::from(
+                checkin_thanks::Model {
+                    checkin_id: checkin.id,
+                    event_id: checkin.event_id,
+                    user_id: checkin.user_id,
+                },
+            ))
+            .exec_without_returning(txn)
+            .await?;
+            Ok(Some(checkin))
+        }
+        TryInsertResult::Conflicted | TryInsertResult::Empty => Ok(None),
+    }
 }
 
 /// The `already_checked_in` answer with the registration's original
@@ -266,7 +279,6 @@ pub async fn scan(
         source,
         scanned_at,
         created_at: now,
-        thanks_pending: true,
     };
     let txn = db::begin_write(&state.db).await?;
     // Still confirmed? A cancellation holds this row while it decides.

@@ -207,7 +207,6 @@ pub async fn walk_in(
         source: CheckinSource::WalkIn,
         scanned_at: now,
         created_at: now,
-        thanks_pending: true,
     };
     let inserted = insert_checkin(&txn, checkin).await.map_err(|e| {
         if is_unique_violation(&e) {

@@ -370,9 +370,9 @@ pub async fn seed_demo(conn: &DatabaseConnection, notice_version: &str) -> Resul
                 gate: Some(["东门", "西门"][dice.next(2)].into()),
                 source: CheckinSource::Scan,
                 scanned_at: starts - TimeDelta::minutes(20) + TimeDelta::seconds(s as i64 * 13),
+                // The demo's past check-ins write no emails: no
+                // `checkin_thanks` row.
                 created_at: starts - TimeDelta::minutes(20) + TimeDelta::seconds(s as i64 * 13),
-                // The demo's past check-ins write no emails.
-                thanks_pending: false,
             })
             .reset_all()
             .insert(&txn)

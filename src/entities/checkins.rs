@@ -20,9 +20,6 @@ pub struct Model {
     /// than when the server heard of it (`created_at`).
     pub scanned_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
-    /// The thank-you email is still to be written (by the mail worker,
-    /// `notify::thanks`).
-    pub thanks_pending: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

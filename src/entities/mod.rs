@@ -5,6 +5,7 @@ pub mod action_tokens;
 pub mod audit_log;
 pub mod audit_subjects;
 pub mod campaigns;
+pub mod checkin_thanks;
 pub mod checkins;
 pub mod consents;
 pub mod employers;

@@ -1,22 +1,22 @@
 //! Thank-you emails after a check-in, written by the mail worker.
 //!
-//! A scan (or a walk-in, or an offline upload) inserts its check-in with
-//! `thanks_pending` set, in its own transaction, and answers: it neither
-//! reads the employers and the event's wording nor renders an email. The
-//! worker takes pending check-ins in batches, reads the employers and
-//! wording of all their events at once, renders the emails, queues them on
-//! the outbox a few dozen rows per statement and clears the flags, in one
-//! transaction. So the email cannot be lost (the
-//! flag is committed with the check-in and cleared only with the queued
-//! email) and goes out once (on PostgreSQL concurrent workers skip each
-//! other's locked rows; SQLite's `BEGIN IMMEDIATE` serialises them).
+//! A scan (or a walk-in, or an offline upload) inserts its check-in and a
+//! `checkin_thanks` row naming it, in its own transaction, and answers: it
+//! neither reads the employers and the event's wording nor renders an
+//! email. The worker takes those rows in batches, reads the employers and
+//! wording of all their events at once, renders the emails, queues them
+//! on the outbox a few dozen rows per statement and deletes the rows, in
+//! one transaction. So the email cannot be lost (the row is committed with
+//! the check-in and deleted only with the queued email) and goes out once
+//! (on PostgreSQL concurrent workers skip each other's locked rows;
+//! SQLite's `BEGIN IMMEDIATE` serialises them).
 
 use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
-    sea_query::{Expr, LockBehavior, LockType},
+    sea_query::{LockBehavior, LockType},
 };
 use uuid::Uuid;
 
@@ -29,7 +29,7 @@ use super::{
 use crate::{
     config::Settings,
     db,
-    entities::{checkins, events, users},
+    entities::{checkin_thanks, events, users},
 };
 
 /// Check-ins whose emails one transaction writes.
@@ -38,11 +38,8 @@ const BATCH: u64 = 200;
 /// Queues the thank-you emails of up to [`BATCH`] pending check-ins;
 /// returns how many check-ins it handled.
 pub async fn queue_due(db_conn: &DatabaseConnection, settings: &Settings) -> Result<usize, DbErr> {
-    let pending = || {
-        checkins::Entity::find()
-            .filter(checkins::Column::ThanksPending.eq(true))
-            .order_by_asc(checkins::Column::CreatedAt)
-    };
+    // Oldest first: check-in ids are time-ordered.
+    let pending = || checkin_thanks::Entity::find().order_by_asc(checkin_thanks::Column::CheckinId);
     // A look first, outside a transaction: most of the time there is
     // nothing, and SQLite's write lock is not worth taking for that.
     if pending().one(db_conn).await?.is_none() {
@@ -95,9 +92,8 @@ pub async fn queue_due(db_conn: &DatabaseConnection, settings: &Settings) -> Res
         mails.push((student.email.clone(), mail));
     }
     outbox::enqueue_all(&txn, mails).await?;
-    checkins::Entity::update_many()
-        .col_expr(checkins::Column::ThanksPending, Expr::value(false))
-        .filter(checkins::Column::Id.is_in(due.iter().map(|c| c.id)))
+    checkin_thanks::Entity::delete_many()
+        .filter(checkin_thanks::Column::CheckinId.is_in(due.iter().map(|c| c.checkin_id)))
         .exec(&txn)
         .await?;
     txn.commit().await?;

@@ -290,8 +290,8 @@ async fn a_check_in_row_must_name_its_registrations_event_and_student() {
     let insert = |event: &str, user: &str| {
         format!(
             "INSERT INTO checkins (id, event_id, registration_id, user_id, checked_in_by, source, \
-             scanned_at, created_at, thanks_pending) SELECT gen_random_uuid(), '{event}', r.id, \
-             {user}, r.user_id, 'scan', now(), now(), false FROM registrations r \
+             scanned_at, created_at) SELECT gen_random_uuid(), '{event}', r.id, \
+             {user}, r.user_id, 'scan', now(), now() FROM registrations r \
              WHERE r.id = '{registration}'"
         )
     };
