@@ -3,14 +3,13 @@
 //!
 //! Most registrations find a seat. Once the event and the student's
 //! earlier place are read (in the transaction, before any lock), one
-//! statement inserts the registration, its email, a webhook delivery for
-//! every endpoint that wants `registration.created`, the answer for the
-//! `Idempotency-Key` and the audit row, then takes the seat (`UPDATE events
-//! … WHERE confirmed_count < capacity`, which locks the event row), and
-//! returns the event as it now is. So the event row stays locked for the
-//! seat's `UPDATE` and the commit only, whatever else registering writes:
-//! concurrent registrations at one crowded event wait for each other that
-//! long and no longer.
+//! statement takes the seat (`UPDATE events … WHERE confirmed_count <
+//! capacity`, which locks the event row), inserts the registration, its
+//! email, a webhook delivery for every endpoint that wants
+//! `registration.created`, the answer for the `Idempotency-Key` and the
+//! audit row, and returns the event as it now is. So the event row stays
+//! locked for that statement and the commit only, whatever else
+//! registering writes.
 //!
 //! The email and the webhook body are made from the event as it was read.
 //! If the seat is gone, or the locked row shows that an organiser changed
@@ -18,9 +17,7 @@
 //! general way in `register` takes over, which has the words for every
 //! other case.
 
-use sea_orm::{
-    DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter, QueryTrait, sea_query::Expr,
-};
+use sea_orm::{DatabaseTransaction, EntityTrait, FromQueryResult, QueryTrait};
 
 use super::{
     place::{BeforeTheLock, Place, admissible, registered_meanwhile, seat_taking},
@@ -28,7 +25,7 @@ use super::{
 };
 use crate::{
     audit, db,
-    entities::{audit_log, events, idempotency_keys, notifications, registrations},
+    entities::{events, registrations},
     http::{ApiError, error::is_unique_violation, idempotency::Recorder},
     notify::{
         outbox,
@@ -57,49 +54,29 @@ pub(super) async fn register(
     audit.target_id = Some(registration.id);
     let view = RegistrationView::new(registration, true);
 
-    // Everything but the seat first: the `UPDATE` that takes it waits for
-    // (and then locks) the event row, so it comes last, once the rows
-    // above are written, and the row stays locked for that `UPDATE`, the
-    // key checks and the commit only. Its condition counts the rows each
-    // CTE before it returned, which makes PostgreSQL run them to the end
-    // first (an unreferenced CTE would run after the main query, while
-    // the row is locked).
-    let mut reg = registrations::Entity::insert(row).into_query();
-    reg.returning_col(registrations::Column::Id);
-    let mut mail = outbox::insert_statement(&place.caller.email, mail, attachments)?;
-    mail.returning_col(notifications::Column::Id);
-    let mut logged = audit::insert_statement(audit);
-    logged.returning_col(audit_log::Column::Id);
-    let mut chain = db::Chain::default();
-    let mut first = vec!["reg", "mail", "hooks", "logged"];
-    chain.query("reg", &reg).query("mail", &mail).sql(
-        "hooks",
-        &format!(
-            "{} RETURNING id",
-            webhooks::deliveries_sql("reg", "$1::text", "$2::text", "$3")
-        ),
-        vec![
-            WebhookEvent::RegistrationCreated.as_str().into(),
-            hook.into(),
-            place.now.into(),
-        ],
-    );
-    if let Some(mut answer) = recorder.statement(201, &view)? {
-        answer.returning_col(idempotency_keys::Column::Id);
-        chain.query("answer", &answer);
-        first.push("answer");
-    }
-    chain.query("logged", &logged);
-    let written = first
-        .iter()
-        .map(|cte| format!("(SELECT count(*) FROM {cte})"))
-        .collect::<Vec<_>>()
-        .join(" + ");
-    let mut seat = seat_taking(place.event_id)
-        .filter(Expr::cust(format!("{written} >= 0")))
-        .into_query();
+    let mut seat = seat_taking(place.event_id).into_query();
     seat.returning_all();
-    chain.query("seat", &seat);
+    let mut chain = db::Chain::default();
+    chain
+        .query("seat", &seat)
+        .query("reg", &registrations::Entity::insert(row).into_query())
+        .query(
+            "mail",
+            &outbox::insert_statement(&place.caller.email, mail, attachments)?,
+        )
+        .sql(
+            "hooks",
+            &webhooks::deliveries_sql("seat", "$1::text", "$2::text", "$3"),
+            vec![
+                WebhookEvent::RegistrationCreated.as_str().into(),
+                hook.into(),
+                place.now.into(),
+            ],
+        );
+    if let Some(answer) = recorder.statement(201, &view)? {
+        chain.query("answer", &answer);
+    }
+    chain.query("logged", &audit::insert_statement(audit));
     let locked = events::Model::find_by_statement(chain.then("SELECT * FROM seat"))
         .one(&txn)
         .await;
