@@ -10,15 +10,21 @@
 #
 #   benches/mail_drain.sh
 #   BENCH_EMAILS=20000 BENCH_PGURL=postgres://postgres@127.0.0.1:5432 benches/mail_drain.sh
+#   BENCH_BIN=/tmp/nuancheng-before benches/mail_drain.sh   # a binary built earlier
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EMAILS=${BENCH_EMAILS:-5000}
 PGURL=${BENCH_PGURL:-postgres://postgres@127.0.0.1:5432}
 
-cargo build --release --quiet --bin nuancheng
-TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import sys,json;print(json.load(sys.stdin)["target_directory"])')
-BIN=$TARGET/release/nuancheng
+# BENCH_BIN: a binary built before (to compare two commits in one session).
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN
+else
+  cargo build --release --quiet --bin nuancheng
+  TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import sys,json;print(json.load(sys.stdin)["target_directory"])')
+  BIN=$TARGET/release/nuancheng
+fi
 
 DB="nuancheng_bench_mail_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 WORK=$(mktemp -d)
