@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, Value,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, UpdateMany, Value,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType},
 };
 use uuid::Uuid;
@@ -58,13 +58,14 @@ impl Queue for webhook_deliveries::Entity {
     }
 }
 
-/// The oldest `batch` rows due at `now` that no live lease holds, locked
-/// (skipping rows another claimer locked first).
-pub fn due<Q: Queue>(now: DateTime<Utc>, batch: u64) -> Select<Q> {
+/// The oldest `batch` rows due at `now` that no live lease holds and that
+/// meet `also`, locked (skipping rows another claimer locked first).
+pub fn due<Q: Queue>(now: DateTime<Utc>, batch: u64, also: Condition) -> Select<Q> {
     Q::find()
         .filter(Q::STATUS.eq(Q::pending()))
         .filter(Q::NEXT_ATTEMPT_AT.lte(now))
         .filter(Q::LOCKED_UNTIL.is_null().or(Q::LOCKED_UNTIL.lt(now)))
+        .filter(also)
         .order_by_asc(Q::NEXT_ATTEMPT_AT)
         .limit(batch)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
@@ -93,12 +94,25 @@ pub async fn claim<Q: Queue>(
 where
     Q::Model: Sync,
 {
+    claim_where::<Q>(db_conn, batch, lease, Condition::all()).await
+}
+
+/// [`claim`], of the due rows that also meet `also`.
+pub async fn claim_where<Q: Queue>(
+    db_conn: &DatabaseConnection,
+    batch: u64,
+    lease: TimeDelta,
+    also: Condition,
+) -> Result<(Vec<Q::Model>, Uuid), DbErr>
+where
+    Q::Model: Sync,
+{
     let txn = db::begin_write(db_conn).await?;
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(IN_INDEX_ORDER).await?;
     }
     let now = db::now();
-    let rows = due::<Q>(now, batch).all(&txn).await?;
+    let rows = due::<Q>(now, batch, also).all(&txn).await?;
     let token = Uuid::new_v4();
     if !rows.is_empty() {
         Q::update_many()
@@ -110,4 +124,14 @@ where
     }
     txn.commit().await?;
     Ok((rows, token))
+}
+
+/// The rows `ids` that `token` still holds, their lease cleared (an update
+/// to run, or to add the row's outcome to first).
+pub fn released<Q: Queue>(ids: impl IntoIterator<Item = Uuid>, token: Uuid) -> UpdateMany<Q> {
+    Q::update_many()
+        .col_expr(Q::LOCKED_UNTIL, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(Q::LEASE_TOKEN, Expr::value(Option::<Uuid>::None))
+        .filter(Q::ID.is_in(ids))
+        .filter(Q::LEASE_TOKEN.eq(token))
 }

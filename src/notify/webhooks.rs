@@ -1,7 +1,7 @@
 //! Signed webhooks. A change that other systems hear about writes one
 //! delivery row per subscribed endpoint in its own transaction ([`emit`]),
 //! so a delivery exists exactly when the change is committed. The worker
-//! then POSTs each one ([`Deliverer`]), signed with the endpoint's secret:
+//! then POSTs each one ([`super::deliverer::Deliverer`]), signed with the endpoint's secret:
 //!
 //! `X-Nuancheng-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
 //!
@@ -13,12 +13,9 @@
 //! `webhooks.allow_private_targets` is set, checked on the resolved
 //! addresses at every send, and the connection goes to the address checked.
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    time::Duration,
-};
+use std::net::{IpAddr, SocketAddr};
 
-use chrono::{TimeDelta, Utc};
+use chrono::Utc;
 use hmac::{Hmac, Mac};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
@@ -28,13 +25,10 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{backoff::backoff_after, lease::claim};
 use crate::{
-    config::WebhookSettings,
     db,
     entities::{
         checkins,
@@ -269,122 +263,6 @@ pub async fn resolve(url: &url::Url, allow_private: bool) -> Result<Vec<SocketAd
     Ok(addrs)
 }
 
-const BATCH: u64 = 10;
-
-/// Sends due deliveries; the worker runs it beside the outbox.
-pub struct Deliverer {
-    db: DatabaseConnection,
-    settings: WebhookSettings,
-}
-
-impl Deliverer {
-    pub fn new(db: DatabaseConnection, settings: WebhookSettings) -> Self {
-        Self { db, settings }
-    }
-
-    /// Sends one batch of due deliveries; returns how many were claimed.
-    pub async fn run_once(&self) -> Result<usize, DbErr> {
-        let lease = TimeDelta::seconds(self.settings.timeout_secs as i64 * 3 + 30);
-        let (rows, token) = claim::<webhook_deliveries::Entity>(&self.db, BATCH, lease).await?;
-        for row in &rows {
-            let endpoint = webhook_endpoints::Entity::find_by_id(row.endpoint_id)
-                .one(&self.db)
-                .await?;
-            let outcome = match endpoint {
-                Some(e) if e.active => self.send(&e, row).await,
-                _ => Err((None, "the endpoint was disabled".to_owned())),
-            };
-            self.record(row, token, outcome).await?;
-        }
-        Ok(rows.len())
-    }
-
-    async fn send(
-        &self,
-        endpoint: &webhook_endpoints::Model,
-        row: &webhook_deliveries::Model,
-    ) -> Result<u16, (Option<u16>, String)> {
-        let url = url::Url::parse(&endpoint.url).map_err(|e| (None, e.to_string()))?;
-        let addrs = resolve(&url, self.settings.allow_private_targets)
-            .await
-            .map_err(|e| (None, e))?;
-        let signed = signature(&endpoint.secret, Utc::now().timestamp(), &row.payload);
-        let headers = [
-            ("X-Nuancheng-Signature", signed.as_str()),
-            ("X-Nuancheng-Delivery", &row.id.to_string()),
-            ("X-Nuancheng-Event", row.event_type.as_str()),
-        ]
-        .map(|(k, v)| format!("{k}: {v}\r\n"))
-        .concat();
-        let timeout = Duration::from_secs(Ord::max(self.settings.timeout_secs, 1));
-        let status = tokio::time::timeout(timeout, post(&url, &addrs, &headers, &row.payload))
-            .await
-            .map_err(|_| (None, "the receiver did not answer in time".to_owned()))?
-            .map_err(|e| (None, e))?;
-        if (200..300).contains(&status) {
-            Ok(status)
-        } else {
-            Err((Some(status), format!("the receiver answered {status}")))
-        }
-    }
-
-    async fn record(
-        &self,
-        row: &webhook_deliveries::Model,
-        token: Uuid,
-        outcome: Result<u16, (Option<u16>, String)>,
-    ) -> Result<(), DbErr> {
-        use webhook_deliveries::Column as C;
-        let attempts = row.attempts + 1;
-        let mut update = webhook_deliveries::Entity::update_many()
-            .col_expr(C::Attempts, Expr::value(attempts))
-            .col_expr(
-                C::LockedUntil,
-                Expr::value(Option::<chrono::DateTime<Utc>>::None),
-            )
-            .col_expr(C::LeaseToken, Expr::value(Option::<Uuid>::None))
-            .filter(C::Id.eq(row.id))
-            .filter(C::LeaseToken.eq(token));
-        match outcome {
-            Ok(status) => {
-                tracing::info!(id = %row.id, status, "webhook delivered");
-                update = update
-                    .col_expr(C::Status, Expr::value(DeliveryStatus::Delivered))
-                    .col_expr(C::LastStatusCode, Expr::value(Some(i32::from(status))))
-                    .col_expr(C::LastError, Expr::value(Option::<String>::None))
-                    .col_expr(C::DeliveredAt, Expr::value(Some(db::now())));
-            }
-            Err((status, error)) => {
-                let final_try = attempts >= self.settings.max_attempts;
-                tracing::warn!(id = %row.id, attempts, final_try, error = %error, "webhook not delivered");
-                let next = db::now()
-                    + backoff_after(
-                        self.settings.backoff_base_secs,
-                        self.settings.backoff_max_secs,
-                        attempts,
-                    );
-                update = update
-                    .col_expr(
-                        C::Status,
-                        Expr::value(if final_try {
-                            DeliveryStatus::Failed
-                        } else {
-                            DeliveryStatus::Pending
-                        }),
-                    )
-                    .col_expr(C::LastStatusCode, Expr::value(status.map(i32::from)))
-                    .col_expr(
-                        C::LastError,
-                        Expr::value(Some(error.chars().take(1000).collect::<String>())),
-                    )
-                    .col_expr(C::NextAttemptAt, Expr::value(next));
-            }
-        }
-        update.exec(&self.db).await?;
-        Ok(())
-    }
-}
-
 /// Puts a delivery back in the queue, due now, with a fresh set of tries,
 /// unless a worker holds it right now. Returns the rows changed (0 or 1).
 pub async fn redeliver(db_conn: &DatabaseConnection, id: Uuid) -> Result<u64, DbErr> {
@@ -399,68 +277,6 @@ pub async fn redeliver(db_conn: &DatabaseConnection, id: Uuid) -> Result<u64, Db
         .exec(db_conn)
         .await?;
     Ok(res.rows_affected)
-}
-
-/// One HTTP/1.1 POST of a JSON body to `url`, connected to one of `addrs`
-/// (already checked); returns the status code.
-async fn post(
-    url: &url::Url,
-    addrs: &[SocketAddr],
-    headers: &str,
-    body: &str,
-) -> Result<u16, String> {
-    let host = url.host_str().unwrap_or_default();
-    let stream = tokio::net::TcpStream::connect(addrs)
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_owned(),
-    };
-    let host_header = match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    };
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: nuancheng-webhooks\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n{headers}Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    if url.scheme() == "https" {
-        let tls = super::tls::connect(host, stream).await?;
-        exchange(tls, &request).await
-    } else {
-        exchange(stream, &request).await
-    }
-}
-
-/// Writes the request and reads the status line of the answer.
-async fn exchange(
-    mut io: impl AsyncRead + AsyncWrite + Unpin,
-    request: &str,
-) -> Result<u16, String> {
-    io.write_all(request.as_bytes())
-        .await
-        .map_err(|e| format!("cannot send: {e}"))?;
-    io.flush().await.map_err(|e| e.to_string())?;
-    let mut head = Vec::with_capacity(256);
-    let mut buf = [0u8; 256];
-    while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
-        let n = io
-            .read(&mut buf)
-            .await
-            .map_err(|e| format!("cannot read the answer: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        head.extend_from_slice(&buf[..n]);
-    }
-    let line = String::from_utf8_lossy(&head);
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .filter(|_| line.starts_with("HTTP/1."))
-        .ok_or_else(|| "the receiver's answer is not HTTP".to_owned())
 }
 
 #[cfg(test)]

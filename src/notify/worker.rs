@@ -39,8 +39,14 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{
-    backoff::backoff_after, clock::Clock, gather::Gathered, lease::claim, schedule::Scheduler,
-    templates, thanks, transport::Transport, webhooks::Deliverer,
+    backoff::backoff_after,
+    clock::Clock,
+    deliverer::Deliverer,
+    gather::Gathered,
+    lease::{claim, released},
+    schedule::Scheduler,
+    templates, thanks,
+    transport::Transport,
 };
 use crate::{
     config::{EmailSettings, Settings},
@@ -138,6 +144,12 @@ impl Worker {
         let idle = Duration::from_millis(Ord::max(self.settings.poll_interval_ms, 10));
         tracing::info!(transport = ?self.settings.transport, "mail worker started");
         let mut scanned: Option<std::time::Instant> = None;
+        // Webhooks in a loop of their own: a receiver slow to answer
+        // never holds up an email.
+        let delivering = self
+            .deliverer
+            .take()
+            .map(|deliverer| tokio::spawn(deliverer.run(self.stop.clone(), idle)));
         while !self.stopping() {
             if let Some((_, every)) = &self.scheduler
                 && scanned.is_none_or(|at| at.elapsed() >= *every)
@@ -152,15 +164,7 @@ impl Worker {
             {
                 tracing::error!(error = %e, "mail worker: writing thank-you emails failed");
             }
-            let delivered = match &self.deliverer {
-                Some(deliverer) => deliverer.run_once().await.unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "webhooks: claiming failed");
-                    0
-                }),
-                None => 0,
-            };
             match self.run_once().await {
-                Ok(_) if delivered > 0 => continue,
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "mail worker: claiming failed"),
@@ -169,6 +173,9 @@ impl Worker {
                 _ = tokio::time::sleep(idle) => {}
                 _ = self.stop.changed() => {}
             }
+        }
+        if let Some(delivering) = delivering {
+            let _ = delivering.await;
         }
         tracing::info!("mail worker stopped");
     }
@@ -280,7 +287,7 @@ impl Worker {
         } else {
             NotificationStatus::Pending
         };
-        let mut update = released([row.id], token)
+        let mut update = released::<notifications::Entity>([row.id], token)
             .col_expr(C::Attempts, Expr::value(attempts))
             .col_expr(C::Status, Expr::value(status))
             .col_expr(
@@ -321,7 +328,7 @@ async fn record_sent(db_conn: &DatabaseConnection, sent: Vec<Sent>) -> Result<()
     }
     for ((token, secret), ids) in groups {
         let count = ids.len();
-        let mut update = released(ids, token)
+        let mut update = released::<notifications::Entity>(ids, token)
             .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
             .col_expr(C::Status, Expr::value(NotificationStatus::Sent))
             .col_expr(C::SentAt, Expr::value(Some(now)))
@@ -338,19 +345,6 @@ async fn record_sent(db_conn: &DatabaseConnection, sent: Vec<Sent>) -> Result<()
         }
     }
     Ok(())
-}
-
-/// The rows `ids` that `token` still holds, their lease cleared.
-fn released(ids: impl IntoIterator<Item = Uuid>, token: Uuid) -> UpdateMany<notifications::Entity> {
-    use notifications::Column as C;
-    notifications::Entity::update_many()
-        .col_expr(
-            C::LockedUntil,
-            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-        )
-        .col_expr(C::LeaseToken, Expr::value(Option::<Uuid>::None))
-        .filter(C::Id.is_in(ids))
-        .filter(C::LeaseToken.eq(token))
 }
 
 /// A batch's claim: its token, the lease it took, and when a send must
@@ -395,7 +389,9 @@ async fn release(
     token: Uuid,
     ids: impl Iterator<Item = Uuid>,
 ) -> Result<(), DbErr> {
-    released(ids, token).exec(db_conn).await?;
+    released::<notifications::Entity>(ids, token)
+        .exec(db_conn)
+        .await?;
     Ok(())
 }
 

@@ -432,7 +432,8 @@ async fn a_backlog_is_claimed_in_index_order_whatever_the_statistics_say() {
         if let Some(settings) = settings {
             txn.execute_unprepared(settings).await.unwrap();
         }
-        let due = lease::due::<notifications::Entity>(Utc::now(), 32).build(DbBackend::Postgres);
+        let due = lease::due::<notifications::Entity>(Utc::now(), 32, sea_orm::Condition::all())
+            .build(DbBackend::Postgres);
         let explain = Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!("EXPLAIN {}", due.sql),

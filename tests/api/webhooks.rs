@@ -8,6 +8,7 @@ use std::{
 };
 
 use hmac::{Hmac, Mac};
+use nuancheng::notify::worker::Worker;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -108,6 +109,19 @@ fn verify(secret: &str, header: &str, body: &str) -> bool {
 
 const SECRET: &str = "receiver-shared-secret-0123456789";
 
+/// `url` registered by `admin` for `event_types`, with [`SECRET`]: 201.
+async fn subscribe(app: &TestApp, admin: &str, url: &str, event_types: Value) -> Reply {
+    let created = app
+        .post(
+            "/api/v1/webhooks",
+            Some(admin),
+            &json!({"url": url, "secret": SECRET, "event_types": event_types}),
+        )
+        .await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.body);
+    created
+}
+
 async fn wait_for(got: &Arc<Mutex<Vec<Received>>>, n: usize) {
     for _ in 0..200 {
         if got.lock().unwrap().len() >= n {
@@ -127,14 +141,7 @@ async fn a_receiver_that_fails_twice_gets_the_signed_delivery_exactly_once_more_
     let app = spawn_app_with(|s| s.webhooks.allow_private_targets = true).await;
     let admin = app.admin().await;
     let (url, got) = receiver(vec![500, 503]).await;
-    let created = app
-        .post(
-            "/api/v1/webhooks",
-            Some(&admin),
-            &json!({"url": url, "secret": SECRET, "event_types": ["registration.created"]}),
-        )
-        .await;
-    assert_eq!(created.status.as_u16(), 201, "{}", created.body);
+    let created = subscribe(&app, &admin, &url, json!(["registration.created"])).await;
     assert_eq!(created.body["secret"], SECRET);
     let endpoint = created.body["id"].as_str().unwrap().to_owned();
     let listed = app.get("/api/v1/webhooks", Some(&admin)).await;
@@ -386,14 +393,7 @@ async fn a_check_in_reaches_each_endpoint_that_wants_it_once_with_what_was_admit
         json!(["registration.created"]),
     ] {
         let (url, got) = receiver(vec![]).await;
-        let created = app
-            .post(
-                "/api/v1/webhooks",
-                Some(&admin),
-                &json!({"url": url, "secret": SECRET, "event_types": types}),
-            )
-            .await;
-        assert_eq!(created.status.as_u16(), 201, "{}", created.body);
+        let created = subscribe(&app, &admin, &url, types).await;
         receivers.push((created.body["id"].as_str().unwrap().to_owned(), got));
     }
     let d = door(&app, json!({})).await;
@@ -463,4 +463,106 @@ async fn a_check_in_reaches_each_endpoint_that_wants_it_once_with_what_was_admit
         assert!(ids.iter().all(|id| id.get_version_num() == 7), "{ids:?}");
         assert_eq!(r.header("x-nuancheng-delivery"), ids[0].to_string());
     }
+}
+
+/// A receiver on 127.0.0.1 that accepts connections and never answers;
+/// returns its URL and how many connections it has taken.
+async fn silent_receiver() -> (String, Arc<Mutex<usize>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks/silent", listener.local_addr().unwrap());
+    let taken: Arc<Mutex<usize>> = Arc::default();
+    let count = taken.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            *count.lock().unwrap() += 1;
+            held.push(socket);
+        }
+    });
+    (url, taken)
+}
+
+/// One endpoint that never answers (its timeout is a minute) and one that
+/// answers 500 hold up neither the emails nor a third endpoint that
+/// answers: each endpoint's deliveries go in their own order beside the
+/// others', and webhooks beside the outbox. The silent endpoint gets only
+/// its first delivery while that one hangs; the failing one gets one try,
+/// and its other deliveries wait, untried, as long as that one does.
+#[actix_web::test]
+async fn an_endpoint_that_never_answers_holds_up_neither_emails_nor_other_endpoints() {
+    let app = spawn_app_with(|s| {
+        s.webhooks.allow_private_targets = true;
+        s.webhooks.timeout_secs = 60;
+        s.webhooks.backoff_base_secs = 60;
+        s.webhooks.backoff_max_secs = 120;
+        s.server.run_worker = false;
+    })
+    .await;
+    // A worker that only sends emails (signing up waits for them), stopped
+    // before the registrations; the one that also delivers webhooks starts
+    // once they are queued, and only it can send their emails.
+    let (stop_sender, stopped) = tokio::sync::watch::channel(false);
+    let sender = Worker::new(app.db().clone(), app.state.settings.email.clone())
+        .unwrap()
+        .stopped_by(stopped);
+    let sending = actix_web::rt::spawn(sender.run());
+    let admin = app.admin().await;
+    let (silent, connections) = silent_receiver().await;
+    let (failing, failed) = receiver(vec![500; 10]).await;
+    let (answering, answered) = receiver(Vec::new()).await;
+    for url in [&silent, &failing, &answering] {
+        subscribe(&app, &admin, url, json!(["registration.created"])).await;
+    }
+    let of_failing =
+        format!("endpoint_id IN (SELECT id FROM webhook_endpoints WHERE url = '{failing}')");
+
+    let organiser = app.organiser().await;
+    let event = app.published_event(&organiser, json!({})).await;
+    let mut students = Vec::new();
+    for _ in 0..3 {
+        students.push(app.student("master", 2027).await);
+    }
+    stop_sender.send(true).unwrap();
+    sending.await.unwrap();
+    for student in &students {
+        let registered = app.register(&event, &student.token).await;
+        assert_eq!(registered.status.as_u16(), 201, "{}", registered.body);
+    }
+    // Started once every delivery is queued, so that the failing
+    // endpoint's first try finds the other two waiting.
+    let worker = Worker::for_settings(app.db().clone(), &app.state.settings).unwrap();
+    actix_web::rt::spawn(worker.run());
+    wait_for(&answered, 3).await;
+    for student in &students {
+        app.sink.wait_for_subject(&student.email, "报名成功").await;
+    }
+    wait_for(&failed, 1).await;
+    let tried =
+        format!("SELECT COUNT(*) FROM webhook_deliveries WHERE {of_failing} AND attempts = 1");
+    let waiting = format!(
+        "SELECT COUNT(*) FROM webhook_deliveries w WHERE {of_failing} \
+         AND attempts = 0 AND status = 'pending' AND lease_token IS NULL \
+         AND next_attempt_at = (SELECT next_attempt_at FROM webhook_deliveries \
+                                WHERE endpoint_id = w.endpoint_id AND attempts = 1)"
+    );
+    // The failed try is recorded, then the others are held back.
+    for _ in 0..100 {
+        if app.scalar(&waiting).await == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.scalar(&tried).await, 1);
+    assert_eq!(
+        app.scalar(&waiting).await,
+        2,
+        "the failing endpoint's other deliveries wait as long as its failed one"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(failed.lock().unwrap().len(), 1, "one try while it fails");
+    assert_eq!(
+        *connections.lock().unwrap(),
+        1,
+        "the silent endpoint's deliveries wait for its first"
+    );
 }
