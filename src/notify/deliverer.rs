@@ -44,8 +44,10 @@ const ENDPOINTS_AT_ONCE: usize = 4;
 ///
 /// Each endpoint's deliveries go one after the other, in the order they
 /// were made, by a task of its own (up to [`ENDPOINTS_AT_ONCE`] at once);
-/// the loop claims more only for endpoints no task is sending to, so an
-/// endpoint that hangs holds up its own deliveries and no one else's. When
+/// the loop claims more only for endpoints no task of this process is
+/// sending to (another process's deliverer may send to the same endpoint
+/// side by side), so an endpoint that hangs holds up its own deliveries
+/// and no one else's. When
 /// one is not answered 2xx, the endpoint's other pending deliveries (its
 /// task's, and those not yet claimed) wait as long as it does before their
 /// next try: an endpoint that is down costs one timeout per backoff, not
