@@ -11,8 +11,7 @@ use std::{
 
 use chrono::{TimeDelta, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    sea_query::{Expr, ExprTrait},
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, sea_query::Expr,
 };
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
@@ -23,7 +22,7 @@ use uuid::Uuid;
 
 use super::{
     backoff::backoff_after,
-    lease::{claim_where, released},
+    lease::{claim_where, release, released, unheld, unleasing},
     webhooks::{resolve, signature},
 };
 use crate::{
@@ -131,8 +130,11 @@ impl Deliverer {
             }
         }
         let later = queues.split_off(room.min(queues.len()));
-        let later: Vec<_> = later.into_iter().flat_map(|(_, queue)| queue).collect();
-        give_back(&self.db, &later, token).await?;
+        let later: Vec<Uuid> = later
+            .iter()
+            .flat_map(|(_, q)| q.iter().map(|r| r.id))
+            .collect();
+        release::<webhook_deliveries::Entity>(&self.db, later, token).await?;
         let mut started = 0;
         for (id, queue) in queues {
             started += queue.len();
@@ -160,17 +162,19 @@ impl Deliverer {
         token: Uuid,
         stop: &watch::Receiver<bool>,
     ) -> Result<(), DbErr> {
+        let active = endpoint.as_ref().filter(|e| e.active);
         for (i, row) in queue.iter().enumerate() {
             if *stop.borrow() {
-                return give_back(&self.db, &queue[i..], token).await;
+                let unsent: Vec<Uuid> = queue[i..].iter().map(|r| r.id).collect();
+                return release::<webhook_deliveries::Entity>(&self.db, unsent, token).await;
             }
-            let outcome = match &endpoint {
-                Some(e) if e.active => self.send(e, row).await,
-                _ => Err((None, "the endpoint was disabled".to_owned())),
+            let outcome = match active {
+                Some(e) => self.send(e, row).await,
+                None => Err((None, "the endpoint was disabled".to_owned())),
             };
             let failed = outcome.is_err();
             let next_try = self.record(row, token, outcome).await?;
-            if failed && endpoint.as_ref().is_some_and(|e| e.active) {
+            if failed && active.is_some() {
                 return self.hold_back(row.endpoint_id, next_try, token).await;
             }
         }
@@ -188,22 +192,16 @@ impl Deliverer {
         token: Uuid,
     ) -> Result<(), DbErr> {
         use webhook_deliveries::Column as C;
-        let now = db::now();
-        webhook_deliveries::Entity::update_many()
+        type Q = webhook_deliveries::Entity;
+        unleasing::<Q>()
             .col_expr(C::NextAttemptAt, Expr::value(until))
-            .col_expr(
-                C::LockedUntil,
-                Expr::value(Option::<chrono::DateTime<Utc>>::None),
-            )
-            .col_expr(C::LeaseToken, Expr::value(Option::<Uuid>::None))
             .filter(C::EndpointId.eq(endpoint_id))
             .filter(C::Status.eq(DeliveryStatus::Pending))
             .filter(C::NextAttemptAt.lt(until))
             .filter(
-                C::LeaseToken
-                    .eq(token)
-                    .or(C::LockedUntil.is_null())
-                    .or(C::LockedUntil.lt(now)),
+                Condition::any()
+                    .add(C::LeaseToken.eq(token))
+                    .add(unheld::<Q>(db::now())),
             )
             .exec(&self.db)
             .await?;
@@ -287,19 +285,6 @@ impl Deliverer {
         update.exec(&self.db).await?;
         Ok(next)
     }
-}
-
-/// Gives the deliveries `rows` that `token` still holds back to the queue,
-/// due as they were.
-async fn give_back(
-    db_conn: &DatabaseConnection,
-    rows: &[webhook_deliveries::Model],
-    token: Uuid,
-) -> Result<(), DbErr> {
-    released::<webhook_deliveries::Entity>(rows.iter().map(|r| r.id), token)
-        .exec(db_conn)
-        .await?;
-    Ok(())
 }
 
 /// One HTTP/1.1 POST of a JSON body to `url`, connected to one of `addrs`

@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Select, UpdateMany, Value,
-    sea_query::{Expr, ExprTrait, LockBehavior, LockType},
+    sea_query::{Expr, LockBehavior, LockType},
 };
 use uuid::Uuid;
 
@@ -64,7 +64,7 @@ pub fn due<Q: Queue>(now: DateTime<Utc>, batch: u64, also: Condition) -> Select<
     Q::find()
         .filter(Q::STATUS.eq(Q::pending()))
         .filter(Q::NEXT_ATTEMPT_AT.lte(now))
-        .filter(Q::LOCKED_UNTIL.is_null().or(Q::LOCKED_UNTIL.lt(now)))
+        .filter(unheld::<Q>(now))
         .filter(also)
         .order_by_asc(Q::NEXT_ATTEMPT_AT)
         .limit(batch)
@@ -126,12 +126,35 @@ where
     Ok((rows, token))
 }
 
-/// The rows `ids` that `token` still holds, their lease cleared (an update
-/// to run, or to add the row's outcome to first).
-pub fn released<Q: Queue>(ids: impl IntoIterator<Item = Uuid>, token: Uuid) -> UpdateMany<Q> {
+/// Rows no live lease holds at `now`: never leased, or the lease ran out.
+pub fn unheld<Q: Queue>(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(Q::LOCKED_UNTIL.is_null())
+        .add(Q::LOCKED_UNTIL.lt(now))
+}
+
+/// An update that clears the lease of the rows it is then given.
+pub fn unleasing<Q: Queue>() -> UpdateMany<Q> {
     Q::update_many()
         .col_expr(Q::LOCKED_UNTIL, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(Q::LEASE_TOKEN, Expr::value(Option::<Uuid>::None))
+}
+
+/// The rows `ids` that `token` still holds, their lease cleared (an update
+/// to run, or to add the row's outcome to first).
+pub fn released<Q: Queue>(ids: impl IntoIterator<Item = Uuid>, token: Uuid) -> UpdateMany<Q> {
+    unleasing::<Q>()
         .filter(Q::ID.is_in(ids))
         .filter(Q::LEASE_TOKEN.eq(token))
+}
+
+/// Gives the claimed rows `ids` that were not sent back to the queue, due
+/// as before, if `token` still holds them.
+pub async fn release<Q: Queue>(
+    db_conn: &DatabaseConnection,
+    ids: impl IntoIterator<Item = Uuid>,
+    token: Uuid,
+) -> Result<(), DbErr> {
+    released::<Q>(ids, token).exec(db_conn).await?;
+    Ok(())
 }

@@ -43,7 +43,7 @@ use super::{
     clock::Clock,
     deliverer::Deliverer,
     gather::Gathered,
-    lease::{claim, released},
+    lease::{claim, release, released},
     schedule::Scheduler,
     templates, thanks,
     transport::Transport,
@@ -214,7 +214,7 @@ impl Worker {
             }
         }
         if !unsent.is_empty() {
-            release(&self.db, token, unsent.into_iter()).await?;
+            release::<notifications::Entity>(&self.db, unsent, token).await?;
         }
         match failed {
             Some(e) => Err(e),
@@ -381,18 +381,6 @@ fn by_recipient(
         }
     }
     queues.into_iter()
-}
-
-/// Gives claimed rows that were not sent back to the queue, due as before.
-async fn release(
-    db_conn: &DatabaseConnection,
-    token: Uuid,
-    ids: impl Iterator<Item = Uuid>,
-) -> Result<(), DbErr> {
-    released::<notifications::Entity>(ids, token)
-        .exec(db_conn)
-        .await?;
-    Ok(())
 }
 
 /// Renews the lease on one claimed row under a new token, if `token` still
