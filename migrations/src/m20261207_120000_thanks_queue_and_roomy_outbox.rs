@@ -23,6 +23,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*, sea_orm::DatabaseBackend};
 
+use crate::m20261127_181000_add_checkin_thanks_pending::Migration as Flag;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -47,16 +49,8 @@ impl MigrationTrait for Migration {
              SELECT id, event_id, user_id FROM checkins WHERE thanks_pending",
         )
         .await?;
-        db.execute_unprepared("DROP INDEX checkins_thanks_pending")
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table("checkins")
-                    .drop_column("thanks_pending")
-                    .to_owned(),
-            )
-            .await?;
+        // The flag and its index go as the flag's own migration undoes them.
+        Flag.down(manager).await?;
         if manager.get_database_backend() == DatabaseBackend::Postgres {
             for table in ROOMY {
                 db.execute_unprepared(&format!("ALTER TABLE {table} SET (fillfactor = 50)"))
@@ -74,21 +68,10 @@ impl MigrationTrait for Migration {
                     .await?;
             }
         }
-        manager
-            .alter_table(
-                Table::alter()
-                    .table("checkins")
-                    .add_column(boolean("thanks_pending").default(false))
-                    .to_owned(),
-            )
-            .await?;
+        Flag.up(manager).await?;
         db.execute_unprepared(
             "UPDATE checkins SET thanks_pending = true \
              WHERE id IN (SELECT checkin_id FROM checkin_thanks)",
-        )
-        .await?;
-        db.execute_unprepared(
-            "CREATE INDEX checkins_thanks_pending ON checkins (created_at) WHERE thanks_pending",
         )
         .await?;
         manager
