@@ -17,14 +17,7 @@ cd "$(dirname "$0")/.."
 EMAILS=${BENCH_EMAILS:-5000}
 PGURL=${BENCH_PGURL:-postgres://postgres@127.0.0.1:5432}
 
-# BENCH_BIN: a binary built before (to compare two commits in one session).
-if [ -n "${BENCH_BIN:-}" ]; then
-  BIN=$BENCH_BIN
-else
-  cargo build --release --quiet --bin nuancheng
-  TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import sys,json;print(json.load(sys.stdin)["target_directory"])')
-  BIN=$TARGET/release/nuancheng
-fi
+. benches/release_bin.sh
 
 DB="nuancheng_bench_mail_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 WORK=$(mktemp -d)

@@ -44,14 +44,7 @@ fi
 if ! command -v wrk >/dev/null; then
   apt-get install -y wrk >/dev/null
 fi
-# BENCH_BIN: a binary built before (to compare two commits in one session).
-if [ -n "${BENCH_BIN:-}" ]; then
-  BIN=$BENCH_BIN
-else
-  cargo build --release --quiet --bin nuancheng
-  TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import sys,json;print(json.load(sys.stdin)["target_directory"])')
-  BIN=$TARGET/release/nuancheng
-fi
+. benches/release_bin.sh
 
 DB=nuancheng_bench_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 WORK=$(mktemp -d)
