@@ -1,7 +1,8 @@
 //! Signed webhooks. A change that other systems hear about writes one
 //! delivery row per subscribed endpoint in its own transaction ([`emit`]),
 //! so a delivery exists exactly when the change is committed. The worker
-//! then POSTs each one ([`super::deliverer::Deliverer`]), signed with the endpoint's secret:
+//! then POSTs each one ([`super::deliverer::Deliverer`]), signed with the
+//! endpoint's secret:
 //!
 //! `X-Nuancheng-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
 //!
@@ -19,8 +20,7 @@ use chrono::Utc;
 use hmac::{Hmac, Mac};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, Set,
-    sea_query::{Expr, ExprTrait},
+    QueryFilter, Set, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -28,6 +28,7 @@ use sha2::Sha256;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::lease::unheld;
 use crate::{
     db,
     entities::{
@@ -273,7 +274,7 @@ pub async fn redeliver(db_conn: &DatabaseConnection, id: Uuid) -> Result<u64, Db
         .col_expr(C::Attempts, Expr::value(0))
         .col_expr(C::NextAttemptAt, Expr::value(now))
         .filter(C::Id.eq(id))
-        .filter(C::LockedUntil.is_null().or(C::LockedUntil.lt(now)))
+        .filter(unheld::<webhook_deliveries::Entity>(now))
         .exec(db_conn)
         .await?;
     Ok(res.rows_affected)

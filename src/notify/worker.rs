@@ -43,7 +43,7 @@ use super::{
     clock::Clock,
     deliverer::Deliverer,
     gather::Gathered,
-    lease::{claim, release, released},
+    lease::{claim, release, released, unheld, unleasing},
     schedule::Scheduler,
     templates, thanks,
     transport::Transport,
@@ -423,18 +423,13 @@ fn truncate(s: &str, max: usize) -> String {
 pub async fn retry(db_conn: &DatabaseConnection, id: uuid::Uuid) -> Result<u64, DbErr> {
     use notifications::Column as C;
     let now = db::now();
-    let res = notifications::Entity::update_many()
+    let res = unleasing::<notifications::Entity>()
         .col_expr(C::Status, Expr::value(NotificationStatus::Pending))
         .col_expr(C::Attempts, Expr::value(0))
-        .col_expr(C::NextAttemptAt, Expr::value(db::now()))
-        .col_expr(
-            C::LockedUntil,
-            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-        )
-        .col_expr(C::LeaseToken, Expr::value(Option::<Uuid>::None))
+        .col_expr(C::NextAttemptAt, Expr::value(now))
         .filter(C::Id.eq(id))
         .filter(C::Status.ne(NotificationStatus::Sent))
-        .filter(C::LockedUntil.is_null().or(C::LockedUntil.lt(now)))
+        .filter(unheld::<notifications::Entity>(now))
         .exec(db_conn)
         .await?;
     Ok(res.rows_affected)
