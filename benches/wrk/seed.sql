@@ -84,7 +84,7 @@ INSERT INTO events (id, campaign_id, title, kind, university, venue, city, start
   capacity, waitlist_limit, registration_opens_at, registration_closes_at, description,
   min_degree, graduation_years, status, cancel_reason, confirmed_count, waitlist_count,
   created_by, published_at, cancelled_at, created_at, updated_at)
-SELECT DISTINCT ON (p.event_id) p.event_id, NULL, '名校引才专项行动·往期宣讲会', 'talk', '清华大学',
+SELECT DISTINCT ON (p.event_id) p.event_id, NULL, '名校引才专项行动·往期宣讲会', 'info_session', '清华大学',
   '大礼堂', '北京', p.at, p.at + interval '3 hours', 100, 0, NULL, NULL, '', NULL, NULL,
   'completed', NULL, 40, 0, o.id, p.at - interval '14 days', NULL, p.at - interval '14 days', p.at
 FROM bench.past p, bench.organiser o;

@@ -148,6 +148,21 @@ WITH ev AS (
     )
 }
 
+/// The whole statement of a scan of `shape`: [`scan_sql`] with the audit
+/// rows' CTEs, whose values are pushed after the fourteen of `scan_sql`.
+fn statement(shape: Shape, audit: audit::Entry, values: &mut Vec<sea_orm::Value>) -> String {
+    let logged = audit::record_within(audit.clone(), "logged", "ins", "ins.user_id", None, values);
+    let logged_again = audit::record_within(
+        audit,
+        "logged_again",
+        "again",
+        "again.user_id",
+        Some("again.status"),
+        values,
+    );
+    scan_sql(shape, &format!("{logged}, {logged_again}"))
+}
+
 /// What the statement answers, after the CTEs of [`scan_sql`] and the
 /// audit's.
 const ANSWER_HEAD: &str = r#"
@@ -213,30 +228,15 @@ pub async fn scan(
         as_json(scanned_at)?.as_str().map(str::to_owned).into(),
         WebhookEvent::CheckinCreated.as_str().into(),
     ];
-    let logged = audit::record_within(
-        audit.clone(),
-        "logged",
-        "ins",
-        "ins.user_id",
-        None,
-        &mut values,
-    );
-    let logged_again = audit::record_within(
-        audit,
-        "logged_again",
-        "again",
-        "again.user_id",
-        Some("again.status"),
-        &mut values,
-    );
     let shape = Shape {
         recruiter: !staff,
         sent_at: sent_at.is_some(),
         client_id: input.client_checkin_id.is_some(),
     };
+    let sql = statement(shape, audit, &mut values);
     let Some(found) = Found::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        scan_sql(shape, &format!("{logged}, {logged_again}")),
+        sql,
         values,
     ))
     .one(&state.db)
@@ -316,4 +316,36 @@ pub async fn scan(
         Scanned::Already(answer("already_checked_in", view))
     };
     Ok(Some(scanned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `benches/wrk/scan_statement.sql` is what `benches/statement_rate.sh`
+    /// gives pgbench as the scan: it must stay the statement sent.
+    #[test]
+    fn bench_copy_is_the_statement() {
+        let words = |sql: &str| -> String {
+            let lines = sql.lines().filter(|line| !line.starts_with("--"));
+            lines
+                .flat_map(str::split_whitespace)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let organiser = Shape {
+            recruiter: false,
+            sent_at: false,
+            client_id: false,
+        };
+        let mut values = vec![sea_orm::Value::Int(None); 14];
+        let audit = audit::Entry::system("checkin.scan", serde_json::Value::Null);
+        let sent = statement(organiser, audit, &mut values);
+        assert_eq!(values.len(), 37, "the bench's copy numbers 37 values");
+        let copy = include_str!("../../benches/wrk/scan_statement.sql");
+        assert!(
+            words(copy) == words(&sent),
+            "benches/wrk/scan_statement.sql is not the statement sent; it is now:\n{sent}"
+        );
+    }
 }
