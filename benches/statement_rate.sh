@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# The database's own rate for the scan's statement, without the server: pgbench
-# sends the statement a scan sends (benches/wrk/scan_statement.sql, kept equal
-# to src/checkin/fast.rs by a unit test) at PGBENCH_CLIENTS clients, against a
-# bench database with 5,000 events, 100,000 registrations and the check-ins of
-# a scans phase, next to the one-row insert that benches/wrk.sh divides by.
-# It prints, per script: transactions and scans a second, the scans' ratio to
-# the insert's rate, and the machine's busy CPU milliseconds per scan (from
-# /proc/stat: run it on an otherwise idle machine).
+# The database's own rate for the scans' statement, without the server: pgbench
+# sends the statement the server sends (benches/wrk/scan_statement.sql, kept
+# equal to src/checkin/fast.rs by a unit test) with 1, 8 or 32 scans in it, at
+# PGBENCH_CLIENTS clients, against a bench database with 5,000 events,
+# 100,000 registrations and the check-ins of a scans phase, next to the
+# one-row insert that benches/wrk.sh divides by. It prints, per script:
+# transactions and scans a second, the scans' ratio to the insert's rate, and
+# the machine's busy CPU milliseconds per scan (from /proc/stat: run it on an
+# otherwise idle machine). Each run checks that every scan found its ticket
+# and wrote its audit row.
 #
 #   benches/statement_rate.sh            # seeds a database with benches/wrk.sh, drops it after
 #   benches/statement_rate.sh URL        # a database kept by BENCH_KEEP=1 benches/wrk.sh
 #   BENCH_SECONDS=20 benches/statement_rate.sh
 #
-# docs/performance.md ("The database's own rate for a scan") has the figures.
+# docs/performance.md ("Scans answered together") has the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,10 +63,10 @@ CREATE TABLE bench.fresh AS
   WHERE r.status = 'confirmed' AND NOT EXISTS (SELECT 1 FROM checkins c WHERE c.registration_id = r.id);
 ALTER TABLE bench.fresh ADD PRIMARY KEY (n);
 SQL
+  STRETCH=$(($(query "SELECT count(*) FROM bench.fresh") / CLIENTS)) # each client's own
 }
 fresh
 TICKETS=$(query "SELECT count(*) FROM bench.rep")
-STRETCH=$(($(query "SELECT count(*) FROM bench.fresh") / CLIENTS))
 [ "$TICKETS" -gt 0 ] && [ "$STRETCH" -gt 0 ] || { echo "no tickets to scan in $URL"; exit 1; }
 python3 benches/wrk/statements.py benches/wrk/scan_statement.sql "$(query 'SELECT id FROM bench.organiser')" "$WORK"
 cp benches/wrk/pgbench_insert.sql "$WORK/insert.sql"
@@ -73,16 +75,17 @@ busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 TCK=$(getconf CLK_TCK)
 INSERT_RATE=
 ROWS=()
-# label, script, scans per transaction, audit rows per scan, pgbench options
-# (the scan's statements prepared, as the server's pool does; the insert as
-# benches/wrk.sh sends it).
+# label, script, scans per transaction, audit rows per scan, pgbench options:
+# how long (-T seconds, or -t transactions per client when each needs tickets
+# of its own), the protocol (the scans' statement prepared, as the server's
+# pool does; the insert as benches/wrk.sh sends it).
 run() {
   local label=$1 script=$2 per=$3 audited=$4 before after out tps n logged
   shift 4
   query CHECKPOINT >/dev/null
   logged=$(query "SELECT count(*) FROM audit_log")
   before=$(busy)
-  out=$(pgbench -n -c "$CLIENTS" -j "$THREADS" -T "$SECS" -D tickets="$TICKETS" \
+  out=$(pgbench -n -c "$CLIENTS" -j "$THREADS" -D tickets="$TICKETS" \
     -D stretch="$STRETCH" "$@" -f "$WORK/$script" "$URL" 2>&1) || { echo "$out"; exit 1; }
   after=$(busy)
   tps=$(echo "$out" | awk '/^tps/ {printf "%.0f", $3}')
@@ -96,16 +99,21 @@ run() {
       tps * per / ref, t * 1000 / hz / (n * per)}')")
   echo "${ROWS[-1]}"
 }
-run "one-row insert (the reference of benches/wrk.sh)" insert.sql 1 0
-run "the ticket picked, nothing else" lookup.sql 1 0 -M prepared
-run "audit row and person of a ticket shown again, alone" audit.sql 1 1 -M prepared
-run "scan statement, ticket shown again" repeat.sql 1 1 -M prepared
-run "scan statement, ticket shown again, 8 in one transaction and pipeline" repeat8.sql 8 1 -M prepared
-run "tickets shown again, 8 answered by one statement (not the server's)" batch8.sql 8 1 -M prepared
-run "tickets shown again, 32 answered by one statement (not the server's)" batch32.sql 32 1 -M prepared
-run "scan statement, first scan" first.sql 1 1 -M prepared -D i=0
+T=(-T "$SECS")
+# First scans: as many transactions as each client has fresh tickets for,
+# and about what the others take in SECS seconds.
+firsts() { local n=$((STRETCH / $1)) most=$((SECS * 2000 / CLIENTS / $1)); echo $((n < most ? n : most)); }
+run "one-row insert (the reference of benches/wrk.sh)" insert.sql 1 0 "${T[@]}"
+run "a ticket picked, nothing else" lookup.sql 1 0 "${T[@]}" -M prepared
+run "the audit row and person of a ticket shown again, alone" audit.sql 1 1 "${T[@]}" -M prepared
+run "scans' statement, 1 ticket shown again" repeat1.sql 1 1 "${T[@]}" -M prepared
+run "scans' statement, 8 tickets shown again" repeat8.sql 8 1 "${T[@]}" -M prepared
+run "scans' statement, 32 tickets shown again" repeat32.sql 32 1 "${T[@]}" -M prepared
 fresh
-run "one-row insert, again" insert.sql 1 0
+run "scans' statement, 1 first scan" first1.sql 1 1 -t "$(firsts 1)" -M prepared -D i=0
+fresh
+run "scans' statement, 8 first scans" first8.sql 8 1 -t "$(firsts 8)" -M prepared -D i=0
+run "one-row insert, again" insert.sql 1 0 "${T[@]}"
 
 echo
 echo "### pgbench, $CLIENTS clients, $THREADS threads, ${SECS} s each, $(nproc) cores"

@@ -120,41 +120,64 @@ fn row(id: Uuid, entry: Entry) -> audit_log::ActiveModel {
     }
 }
 
+/// The fields of an entry that each row of a batched statement carries
+/// (see [`crate::batch`]), as `json_to_recordset` declares them: every
+/// column of the audit row but its id, prefixed `a_`.
+pub const FIELDS: &str = "a_at timestamptz, a_actor_id uuid, a_actor_role text, a_kind text, \
+    a_action text, a_path text, a_target_id uuid, a_status int, a_ip text, a_request_id text, \
+    a_detail text";
+
+/// `entry`'s values under the names of [`FIELDS`], added to `fields`.
+pub fn fields(entry: Entry, fields: &mut serde_json::Map<String, serde_json::Value>) {
+    let r = row(Uuid::nil(), entry);
+    let values = [
+        ("a_at", serde_json::json!(r.at.unwrap())),
+        ("a_actor_id", serde_json::json!(r.actor_id.unwrap())),
+        ("a_actor_role", serde_json::json!(r.actor_role.unwrap())),
+        ("a_kind", serde_json::json!(r.kind.unwrap())),
+        ("a_action", serde_json::json!(r.action.unwrap())),
+        ("a_path", serde_json::json!(r.path.unwrap())),
+        ("a_target_id", serde_json::json!(r.target_id.unwrap())),
+        ("a_status", serde_json::json!(r.status.unwrap())),
+        ("a_ip", serde_json::json!(r.ip.unwrap())),
+        ("a_request_id", serde_json::json!(r.request_id.unwrap())),
+        ("a_detail", serde_json::json!(r.detail.unwrap())),
+    ];
+    for (name, value) in values {
+        fields.insert(name.into(), value);
+    }
+}
+
 /// Two CTEs, `{name}` and `{name}_people`, for a PostgreSQL statement
-/// whose own work decides whether there is anything to record: they insert
-/// `entry`'s row, and `subject` (an expression over `source`) as its
-/// person, once for each row of `source`, a CTE named earlier in the
-/// statement, so the change and its audit row commit together or not at
-/// all. `status`, an expression over `source`, replaces the entry's status
-/// when the statement decides that too. Their values are appended to
-/// `values`, numbered after those already there.
-pub fn record_within(
-    entry: Entry,
+/// whose own work decides what there is to record: for each row of
+/// `source` (a CTE named earlier, whose rows carry an entry's [`FIELDS`]),
+/// they insert its audit row with the id `id` and its person `subject`
+/// (expressions over `source`), so each change and its audit row commit
+/// together or not at all. `status`, an expression over `source`, replaces
+/// the entry's status when the statement decides that too.
+pub fn record_each_within(
     name: &str,
     source: &str,
+    id: &str,
     subject: &str,
     status: Option<&str>,
-    values: &mut Vec<sea_orm::Value>,
 ) -> String {
-    use sea_orm::{ActiveModelTrait, IdenStatic, Iterable};
-    let row = row(Uuid::now_v7(), entry);
-    let (mut columns, mut params) = (Vec::new(), Vec::new());
+    use sea_orm::{IdenStatic, Iterable};
+    let (mut columns, mut values) = (Vec::new(), Vec::new());
     for column in audit_log::Column::iter() {
-        if let (audit_log::Column::Status, Some(status)) = (column, status) {
-            columns.push(column.as_str());
-            params.push(status.to_owned());
-        } else if let Some(value) = row.get(column).into_value() {
-            values.push(value);
-            columns.push(column.as_str());
-            params.push(format!("${}", values.len()));
-        }
+        columns.push(column.as_str());
+        values.push(match (column, status) {
+            (audit_log::Column::Id, _) => id.to_owned(),
+            (audit_log::Column::Status, Some(status)) => status.to_owned(),
+            _ => format!("{source}.a_{}", column.as_str()),
+        });
     }
     format!(
         "{name} AS (INSERT INTO audit_log ({}) SELECT {} FROM {source} RETURNING id), \
          {name}_people AS (INSERT INTO audit_subjects (audit_id, user_id) \
-         SELECT {name}.id, {subject} FROM {name}, {source})",
+         SELECT {name}.id, {subject} FROM {name} JOIN {source} ON {id} = {name}.id)",
         columns.join(", "),
-        params.join(", "),
+        values.join(", "),
     )
 }
 
@@ -231,4 +254,36 @@ fn cut(mut text: String, max: usize) -> String {
         text.truncate(end);
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{IdenStatic, Iterable};
+
+    use super::*;
+
+    /// A batched row carries every column of the audit row but its id, and
+    /// [`fields`] fills each one.
+    #[test]
+    fn batch_fields_are_the_columns() {
+        let declared: Vec<&str> = FIELDS
+            .split(',')
+            .map(|field| field.split_whitespace().next().unwrap_or_default())
+            .collect();
+        let columns: Vec<String> = audit_log::Column::iter()
+            .filter(|c| !matches!(c, audit_log::Column::Id))
+            .map(|c| format!("a_{}", c.as_str()))
+            .collect();
+        assert_eq!(declared, columns);
+        let mut filled = serde_json::Map::new();
+        fields(
+            Entry::system("retention.run", serde_json::json!({})),
+            &mut filled,
+        );
+        let mut names: Vec<&String> = filled.keys().collect();
+        names.sort();
+        let mut expected: Vec<&String> = columns.iter().collect();
+        expected.sort();
+        assert_eq!(names, expected);
+    }
 }

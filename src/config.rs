@@ -95,6 +95,21 @@ pub struct DatabaseSettings {
     /// saw the database a moment ago; a restart takes longer.
     #[serde(default = "quarter_second")]
     pub ping_after_idle_ms: u64,
+    /// PostgreSQL: statements of scans at the door running at once (each on
+    /// a pooled connection; never more than half the pool).
+    #[serde(default = "four")]
+    pub scan_statements: u32,
+    /// PostgreSQL: the most scans one statement answers together.
+    #[serde(default = "thirty_two")]
+    pub scans_per_statement: u32,
+}
+
+fn four() -> u32 {
+    4
+}
+
+fn thirty_two() -> u32 {
+    32
 }
 
 fn quarter_second() -> u64 {

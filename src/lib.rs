@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod app;
 pub mod audit;
+pub mod batch;
 pub mod checkin;
 pub mod cli;
 pub mod config;

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::{
+    batch::Batches,
     config::Settings,
     db,
     http::{
@@ -47,6 +48,8 @@ pub struct AppState {
     pub feeds: Feeds,
     /// Bounds on the live streams running at once.
     pub streams: Arc<StreamSlots>,
+    /// Scans at the door waiting to go to PostgreSQL together.
+    pub scans: Arc<Batches>,
     /// Every migration this binary knows is applied: found once by
     /// `/readyz`, then remembered (the schema does not go back).
     pub migrated: AtomicBool,
@@ -95,6 +98,7 @@ impl Feeds {
 
 impl AppState {
     pub fn new(db: DatabaseConnection, settings: Settings, announcer: db::Announcer) -> Self {
+        let metrics = Arc::new(Metrics::default());
         Self {
             jwt: JwtKeys::new(&settings.auth),
             limiter: RateLimiter::shared(settings.rate_limit.auth_per_minute, &db),
@@ -105,13 +109,26 @@ impl AppState {
             callers: Arc::new(Callers::new(Duration::from_millis(
                 settings.auth.caller_cache_ms,
             ))),
-            metrics: Arc::new(Metrics::default()),
+            metrics: metrics.clone(),
             live: tokio::sync::broadcast::channel(1024).0,
             announcer,
             feeds: Feeds::default(),
             streams: StreamSlots::new(
                 settings.live.max_streams_per_user,
                 settings.live.max_streams,
+            ),
+            // Half the pool at most, so scans leave room for other work.
+            scans: Batches::new(
+                settings
+                    .database
+                    .scan_statements
+                    .clamp(1, (settings.database.max_connections / 2).max(1))
+                    as usize,
+                settings.database.scans_per_statement as usize,
+                {
+                    let metrics = metrics.clone();
+                    move |rows| metrics.scan_statement(rows)
+                },
             ),
             migrated: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),

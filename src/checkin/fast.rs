@@ -1,27 +1,34 @@
-//! A scan at the door in one statement, on PostgreSQL.
+//! A scan at the door in one statement, on PostgreSQL, with the scans
+//! that arrive beside it.
 //!
 //! The usual scan is a first arrival or a ticket shown again. Both are
-//! answered here by one statement: it checks the event and the caller's
-//! place at its door, finds the confirmed registration by its ticket code
-//! (holding it `FOR SHARE` when it has no check-in yet, so a cancellation
-//! deciding at that moment comes first or waits; a ticket shown again
-//! locks nothing), inserts the check-in `ON CONFLICT DO NOTHING` with its
-//! thank-you email still to write (`notify::thanks`), writes a webhook
-//! delivery for every endpoint that wants `checkin.created`, writes the
-//! audit row of what it answers (the check-in, or the ticket shown
-//! again), and returns the student and any earlier check-in of the ticket.
-//! It commits on its own, so the 201 is durable when it leaves, as on the
-//! general path; the live dashboards hear of it after the commit.
+//! answered here by one statement, which takes the scans waiting at that
+//! moment together (`crate::batch`: one row each, alone when the server is
+//! idle). For each scan it checks the event and the caller's place at its
+//! door, finds the confirmed registration by its ticket code (holding it
+//! `FOR SHARE` when it has no check-in yet, so a cancellation deciding at
+//! that moment comes first or waits; a ticket shown again locks nothing),
+//! inserts the check-in `ON CONFLICT DO NOTHING` with its thank-you email
+//! still to write (`notify::thanks`), writes a webhook delivery for every
+//! endpoint that wants `checkin.created`, writes the audit row of what it
+//! answers (the check-in, or the ticket shown again), and returns the
+//! student and any earlier check-in of the ticket. It commits on its own,
+//! so the 201 is durable when it leaves, as on the general path; the live
+//! dashboards hear of it after the commit. Registrations are locked and
+//! check-ins inserted in the order of their ids, so two statements that
+//! meet on the same tickets wait for each other in one order only.
 //!
 //! Anything else (an unknown ticket, a closed event, a caller who may not
 //! scan here, a retried `client_checkin_id` sent with another ticket, a
-//! check-in made by a twin scan after this statement's snapshot) finds no
+//! check-in made by a twin scan after this statement's snapshot or in the
+//! same statement, a statement that failed and so wrote nothing) finds no
 //! answer here and goes the general way in `service::scan`, which has the
 //! words for every refusal. The rules are the same on both ways: a scan
 //! that this statement would admit, the general path admits too.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DbBackend, FromQueryResult, Statement};
+use sea_orm::{DbBackend, FromQueryResult};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::{
@@ -40,11 +47,12 @@ use crate::{
     state::AppState,
 };
 
-/// What the statement found; one row when the ticket is a confirmed
-/// registration of this open event and the caller may scan at its door.
+/// What the statement found for one scan; a row when the ticket is a
+/// confirmed registration of this open event and the caller may scan at
+/// its door.
 #[derive(FromQueryResult)]
 struct Found {
-    inserted: i64,
+    inserted: bool,
     registration_id: Uuid,
     student_id: Uuid,
     full_name: String,
@@ -62,122 +70,99 @@ struct Found {
     client_id_taken: bool,
 }
 
-/// Which clauses a scan's statement carries: a recruiter's door (an
-/// organiser may scan at any), a `scanned_at` sent by the app (not too
-/// early), a `client_checkin_id` (the same scan sent again). Each shape is
-/// a statement text of its own rather than a clause a parameter switches
-/// off (`$n IS NULL OR ...`): PostgreSQL plans a prepared statement's
-/// first executions for their values, and a plan made for given values
-/// can drop such a clause where a plan kept for all values cannot, so it
-/// kept planning every scan afresh, which cost more of the database's CPU
-/// than running it. With nothing to drop it keeps one plan per connection.
-#[derive(Clone, Copy)]
-struct Shape {
-    recruiter: bool,
-    sent_at: bool,
-    client_id: bool,
-}
-
-/// `$1` event, `$2` the recruiter's employer, `$3` scanned_at as sent, `$4`
-/// ticket code, `$5` check-in id, `$6` caller, `$7` client_checkin_id, `$8`
-/// gate, `$9` scanned_at, `$10` now, `$11`-`$13` the webhook payload's id,
-/// created_at and scanned_at as JSON shows them, `$14` the webhook event's
-/// name; then the audit rows' values, inserted by `audits`, the audit
-/// rows' CTEs.
-fn scan_sql(shape: Shape, audits: &str) -> String {
-    let door = if shape.recruiter {
-        "AND EXISTS (SELECT 1 FROM event_employers ee
-                     WHERE ee.event_id = e.id AND ee.employer_id = $2)"
-    } else {
-        ""
-    };
-    let early = if shape.sent_at {
-        "AND $3::timestamptz >= e.starts_at - interval '1 day'"
-    } else {
-        ""
-    };
-    let payload = "json_build_object('created_at', $12::text, \
-        'data', json_build_object('checkin_id', $5, 'event_id', $1, \
-            'registration_id', ins.registration_id, 'scanned_at', $13::text, \
-            'source', 'scan', 'user_id', ins.user_id), \
-        'id', $11, 'type', $14::text)::text";
-    let deliveries = webhooks::deliveries_sql("ins", "$14::text", payload, "$10");
-    // A ticket shown again: the student, once, when this statement made no
-    // check-in and the earlier one it found is the answer (so not when a
-    // `client_checkin_id` names another check-in: the general path says
-    // which). `status` is the answer's: 201 for the same scan sent again,
-    // else 200 `already_checked_in`. Its audit row is written from here.
-    let (again_status, again_only, id_taken) = if shape.client_id {
-        (
-            "CASE WHEN p.client_checkin_id = $7 THEN 201 ELSE 200 END",
-            "AND (p.client_checkin_id = $7
-                  OR NOT EXISTS (SELECT 1 FROM checkins c WHERE c.client_checkin_id = $7))",
-            "EXISTS (SELECT 1 FROM checkins c WHERE c.client_checkin_id = $7)",
-        )
-    } else {
-        ("200", "", "false")
-    };
-    format!(
-        r#"
-WITH ev AS (
-    SELECT e.id FROM events e
-    WHERE e.id = $1 AND e.status = 'published' {door} {early}
-), seen AS (
-    SELECT r.id, r.user_id FROM registrations r
-    WHERE r.ticket_code = $4 AND r.event_id = $1 AND r.status = 'confirmed'
-      AND EXISTS (SELECT 1 FROM ev)
+/// The scans' statement; `$1` is the JSON array of their rows (see
+/// [`scan`] for each row's fields, [`crate::batch`] for `ord`).
+fn statement() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let event = WebhookEvent::CheckinCreated.as_str();
+        let payload = "json_build_object('created_at', done.now_text, \
+            'data', json_build_object('checkin_id', done.id, 'event_id', done.event_id, \
+                'registration_id', done.registration_id, 'scanned_at', done.scanned_text, \
+                'source', 'scan', 'user_id', done.user_id), \
+            'id', done.hook_id, 'type', done.hook_type)::text";
+        let deliveries = webhooks::deliveries_sql("done", "done.hook_type", payload, "done.now");
+        let logged = audit::record_each_within("logged", "done", "done.a_id", "done.user_id", None);
+        let logged_again = audit::record_each_within(
+            "logged_again",
+            "again",
+            "again.a_again_id",
+            "again.user_id",
+            Some("again.status"),
+        );
+        format!(
+            r#"
+WITH b AS MATERIALIZED (
+    SELECT * FROM json_to_recordset($1::json) AS b(
+        ord int, event_id uuid, employer_id uuid, sent_at timestamptz, code text, id uuid,
+        caller uuid, client_id uuid, gate text, scanned_at timestamptz, now timestamptz,
+        now_text text, scanned_text text, hook_id uuid, a_id uuid, a_again_id uuid,
+        {fields})
+), seen AS MATERIALIZED (
+    -- Each scan's ticket by its unique index (LIMIT keeps the look per
+    -- scan: joined as a whole, the planner would read every event).
+    SELECT b.ord, s.id, s.user_id FROM b, LATERAL (
+        SELECT r.id, r.user_id FROM registrations r JOIN events e ON e.id = r.event_id
+        WHERE r.ticket_code = b.code AND r.event_id = b.event_id AND r.status = 'confirmed'
+          AND e.status = 'published'
+          AND (b.employer_id IS NULL
+               OR EXISTS (SELECT 1 FROM event_employers ee
+                          WHERE ee.event_id = e.id AND ee.employer_id = b.employer_id))
+          AND (b.sent_at IS NULL OR b.sent_at >= e.starts_at - interval '1 day')
+        LIMIT 1
+    ) s
 ), reg AS (
-    SELECT r.id, r.user_id FROM registrations r
-    WHERE r.id = (SELECT id FROM seen) AND r.status = 'confirmed'
+    SELECT seen.ord, r.id, r.user_id FROM seen JOIN registrations r ON r.id = seen.id
+    WHERE r.status = 'confirmed'
       AND NOT EXISTS (SELECT 1 FROM checkins c WHERE c.registration_id = r.id)
+    ORDER BY r.id
     FOR SHARE OF r
 ), ins AS (
     INSERT INTO checkins (id, event_id, registration_id, user_id, checked_in_by,
                           client_checkin_id, gate, source, scanned_at, created_at)
-    SELECT $5, $1, reg.id, reg.user_id, $6, $7, $8, 'scan', $9, $10 FROM reg
+    SELECT b.id, b.event_id, reg.id, reg.user_id, b.caller, b.client_id, b.gate, 'scan',
+           b.scanned_at, b.now
+    FROM reg JOIN b ON b.ord = reg.ord
+    ORDER BY reg.id
     ON CONFLICT DO NOTHING
-    RETURNING registration_id, user_id
+    RETURNING id, registration_id, user_id
+), done AS (
+    SELECT b.*, ins.registration_id, ins.user_id, '{event}'::text AS hook_type
+    FROM ins JOIN b ON b.id = ins.id
 ), thanks AS (
     INSERT INTO checkin_thanks (checkin_id, event_id, user_id)
-    SELECT $5, $1, ins.user_id FROM ins
+    SELECT done.id, done.event_id, done.user_id FROM done
 ), hooks AS ({deliveries}), again AS (
-    SELECT seen.user_id, {again_status} AS status
-    FROM seen JOIN checkins p ON p.registration_id = seen.id
-    WHERE NOT EXISTS (SELECT 1 FROM ins) {again_only}
-), {audits}{ANSWER_HEAD}{id_taken}{ANSWER_FROM}"#
-    )
-}
-
-/// The whole statement of a scan of `shape`: [`scan_sql`] with the audit
-/// rows' CTEs, whose values are pushed after the fourteen of `scan_sql`.
-fn statement(shape: Shape, audit: audit::Entry, values: &mut Vec<sea_orm::Value>) -> String {
-    let logged = audit::record_within(audit.clone(), "logged", "ins", "ins.user_id", None, values);
-    let logged_again = audit::record_within(
-        audit,
-        "logged_again",
-        "again",
-        "again.user_id",
-        Some("again.status"),
-        values,
-    );
-    scan_sql(shape, &format!("{logged}, {logged_again}"))
-}
-
-/// What the statement answers, after the CTEs of [`scan_sql`] and the
-/// audit's.
-const ANSWER_HEAD: &str = r#"
-SELECT (SELECT count(*) FROM ins) AS inserted,
+    -- A ticket shown again: the student, when this statement made no
+    -- check-in for the scan and the earlier one it found is the answer (so
+    -- not when a `client_checkin_id` names another check-in: the general
+    -- path says which). `status` is the answer's: 201 for the same scan
+    -- sent again, else 200 `already_checked_in`.
+    SELECT b.*, seen.user_id,
+           CASE WHEN p.client_checkin_id = b.client_id THEN 201 ELSE 200 END AS status
+    FROM seen JOIN b ON b.ord = seen.ord JOIN checkins p ON p.registration_id = seen.id
+    WHERE NOT EXISTS (SELECT 1 FROM done WHERE done.ord = seen.ord)
+      AND (b.client_id IS NULL OR p.client_checkin_id = b.client_id
+           OR NOT EXISTS (SELECT 1 FROM checkins c WHERE c.client_checkin_id = b.client_id))
+), {logged}, {logged_again}
+SELECT seen.ord, EXISTS (SELECT 1 FROM done WHERE done.ord = seen.ord) AS inserted,
        seen.id AS registration_id, u.id AS student_id, u.full_name, u.university, u.major, u.degree,
        p.id AS prior_id, p.client_checkin_id AS prior_client_id, p.gate AS prior_gate,
        p.source AS prior_source, p.scanned_at AS prior_scanned_at,
        p.created_at AS prior_created_at, p.checked_in_by AS prior_by, pb.full_name AS prior_by_name,
-       "#;
-const ANSWER_FROM: &str = r#" AS client_id_taken
+       (b.client_id IS NOT NULL
+        AND EXISTS (SELECT 1 FROM checkins c WHERE c.client_checkin_id = b.client_id))
+           AS client_id_taken
 FROM seen
+JOIN b ON b.ord = seen.ord
 JOIN users u ON u.id = seen.user_id
 LEFT JOIN checkins p ON p.registration_id = seen.id
 LEFT JOIN users pb ON pb.id = p.checked_in_by
-"#;
+"#,
+            fields = audit::FIELDS,
+        )
+    })
+}
 
 /// The scan answered in one statement, or `None` for the general path.
 /// What it answers is recorded in the audit trail as `audit` (with the
@@ -193,9 +178,9 @@ pub async fn scan(
     if state.db.get_database_backend() != DbBackend::Postgres {
         return Ok(None);
     }
-    let (staff, employer) = match (caller.role, caller.employer_id) {
-        (Role::Organiser | Role::Admin, _) => (true, None),
-        (Role::Recruiter, Some(employer)) => (false, Some(employer)),
+    let employer = match (caller.role, caller.employer_id) {
+        (Role::Organiser | Role::Admin, _) => None,
+        (Role::Recruiter, Some(employer)) => Some(employer),
         _ => return Ok(None),
     };
     let code = normal_code(&input.ticket_code);
@@ -211,39 +196,31 @@ pub async fn scan(
     }
     let id = Uuid::now_v7();
     let scanned_at = sent_at.unwrap_or(now);
-    let as_json = |t: DateTime<Utc>| serde_json::to_value(t).map_err(ApiError::internal);
-    let mut values: Vec<sea_orm::Value> = vec![
-        event_id.into(),
-        employer.into(),
-        sent_at.into(),
-        code.into(),
-        id.into(),
-        caller.id.into(),
-        input.client_checkin_id.into(),
-        gate.clone().into(),
-        scanned_at.into(),
-        now.into(),
-        Uuid::now_v7().into(),
-        as_json(now)?.as_str().map(str::to_owned).into(),
-        as_json(scanned_at)?.as_str().map(str::to_owned).into(),
-        WebhookEvent::CheckinCreated.as_str().into(),
-    ];
-    let shape = Shape {
-        recruiter: !staff,
-        sent_at: sent_at.is_some(),
-        client_id: input.client_checkin_id.is_some(),
+    let serde_json::Value::Object(mut row) = json!({
+        "event_id": event_id,
+        "employer_id": employer,
+        "sent_at": sent_at,
+        "code": code,
+        "id": id,
+        "caller": caller.id,
+        "client_id": input.client_checkin_id,
+        "gate": gate,
+        "scanned_at": scanned_at,
+        "now": now,
+        // the webhook payload's times, as JSON writes them
+        "now_text": now,
+        "scanned_text": scanned_at,
+        "hook_id": Uuid::now_v7(),
+        "a_id": Uuid::now_v7(),
+        "a_again_id": Uuid::now_v7(),
+    }) else {
+        unreachable!("an object")
     };
-    let sql = statement(shape, audit, &mut values);
-    let Some(found) = Found::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        values,
-    ))
-    .one(&state.db)
-    .await?
-    else {
+    audit::fields(audit, &mut row);
+    let Some(result) = state.scans.run(&state.db, statement(), row).await else {
         return Ok(None);
     };
+    let found = Found::from_query_result(&result, "")?;
     let me = Admitter::of(caller);
     let registration = RegistrationBrief {
         id: found.registration_id,
@@ -263,7 +240,7 @@ pub async fn scan(
         candidate: candidate.clone(),
         account_created: None,
     };
-    if found.inserted > 0 {
+    if found.inserted {
         state.changed(event_id);
         let admitted = Scanned::CheckedIn(answer(
             "checked_in",
@@ -323,28 +300,22 @@ mod tests {
     use super::*;
 
     /// `benches/wrk/scan_statement.sql` is what `benches/statement_rate.sh`
-    /// gives pgbench as the scan: it must stay the statement sent.
+    /// gives pgbench as the scans' statement: it must stay the statement sent.
     #[test]
     fn bench_copy_is_the_statement() {
         let words = |sql: &str| -> String {
-            let lines = sql.lines().filter(|line| !line.starts_with("--"));
+            let lines = sql
+                .lines()
+                .filter(|line| !line.trim_start().starts_with("--"));
             lines
                 .flat_map(str::split_whitespace)
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let organiser = Shape {
-            recruiter: false,
-            sent_at: false,
-            client_id: false,
-        };
-        let mut values = vec![sea_orm::Value::Int(None); 14];
-        let audit = audit::Entry::system("checkin.scan", serde_json::Value::Null);
-        let sent = statement(organiser, audit, &mut values);
-        assert_eq!(values.len(), 37, "the bench's copy numbers 37 values");
         let copy = include_str!("../../benches/wrk/scan_statement.sql");
+        let sent = statement();
         assert!(
-            words(copy) == words(&sent),
+            words(copy) == words(sent),
             "benches/wrk/scan_statement.sql is not the statement sent; it is now:\n{sent}"
         );
     }

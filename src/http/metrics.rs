@@ -36,6 +36,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     durations: HistogramVec,
     scans: IntCounterVec,
+    scan_rows: HistogramVec,
 }
 
 impl Default for Metrics {
@@ -65,7 +66,20 @@ impl Default for Metrics {
             &["way"],
         )
         .expect("a valid counter");
+        // No labels; a vector, so it is shown from the first statement on.
+        let scan_rows = HistogramVec::new(
+            HistogramOpts::new(
+                "checkin_scan_statement_rows",
+                "Scans answered together by one statement (PostgreSQL).",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0]),
+            &[],
+        )
+        .expect("a valid histogram");
         let registry = Registry::new();
+        registry
+            .register(Box::new(scan_rows.clone()))
+            .expect("registered once");
         for collector in [&requests, &scans] {
             registry
                 .register(Box::new(collector.clone()))
@@ -79,6 +93,7 @@ impl Default for Metrics {
             requests,
             durations,
             scans,
+            scan_rows,
         }
     }
 }
@@ -100,6 +115,13 @@ impl Metrics {
         self.durations
             .with_label_values(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a statement that sent `rows` scans together.
+    pub fn scan_statement(&self, rows: usize) {
+        self.scan_rows
+            .with_label_values::<&str>(&[])
+            .observe(rows as f64);
     }
 
     /// Counts a scan answered the `way` named (`one_statement`, `general`).

@@ -6,6 +6,7 @@
 
 mod once;
 mod outbox;
+mod together;
 
 use awc::http::StatusCode;
 use futures_util::future::join_all;

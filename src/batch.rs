@@ -1,0 +1,143 @@
+//! Requests that arrive together answered by one statement.
+//!
+//! A request hands its row to [`Batches::run`] and waits. The first one to
+//! find a runner's place free starts a runner: a task of its own, so a
+//! caller who goes away cannot stop a statement half-way through others'
+//! rows. The runner takes every row waiting (up to a batch's size), sends
+//! them as one JSON array in the statement's only parameter (each row with
+//! its place, `ord`), and gives each waiting request the result row whose
+//! `ord` is its own. It goes on while rows wait, then ends. When the
+//! database is idle a row goes at once, alone; under load the rows that
+//! arrive while a statement runs go together in the next one, so a round
+//! trip, a commit and the statement's start are paid once for many.
+//!
+//! The statement commits on its own, before any request hears of it: what
+//! one answer promises is as durable as with a statement of its own. A
+//! statement that fails wrote nothing; each of its requests then hears
+//! nothing (`None`) and goes its own way.
+
+use std::sync::{Arc, Mutex};
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement};
+use serde_json::{Map, Value};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+
+/// One statement's rows in waiting, and the runners that send them.
+pub struct Batches {
+    waiting: Mutex<Vec<Waiting>>,
+    runners: Arc<Semaphore>,
+    most: usize,
+    /// Told the number of rows of each statement sent.
+    sent: Box<dyn Fn(usize) + Send + Sync>,
+}
+
+struct Waiting {
+    row: Map<String, Value>,
+    reply: oneshot::Sender<Option<QueryResult>>,
+}
+
+impl Batches {
+    /// At most `runners` statements at once (each holds a connection of the
+    /// pool while it runs), each with at most `most` rows; `sent` is told
+    /// how many rows each statement carried.
+    pub fn new(
+        runners: usize,
+        most: usize,
+        sent: impl Fn(usize) + Send + Sync + 'static,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            waiting: Mutex::new(Vec::new()),
+            runners: Arc::new(Semaphore::new(runners.max(1))),
+            most: most.max(1),
+            sent: Box::new(sent),
+        })
+    }
+
+    /// The result row of `row`, sent with the rows waiting beside it as
+    /// `sql`'s `$1` (a JSON array; `sql` is the same text at every call on
+    /// these batches). `None` when the statement returned no row for it, or
+    /// failed (and wrote nothing).
+    pub async fn run(
+        self: &Arc<Self>,
+        db: &DatabaseConnection,
+        sql: &'static str,
+        row: Map<String, Value>,
+    ) -> Option<QueryResult> {
+        let (reply, answer) = oneshot::channel();
+        self.lock().push(Waiting { row, reply });
+        if let Ok(place) = self.runners.clone().try_acquire_owned() {
+            tokio::spawn(self.clone().drain(db.clone(), sql, place));
+        }
+        answer.await.ok().flatten()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends what waits until nothing does, then gives its place back. A
+    /// row put down after the last look but before the place was free found
+    /// no place and started nothing: so one more look follows, with the
+    /// place taken again if it is still free.
+    async fn drain(
+        self: Arc<Self>,
+        db: DatabaseConnection,
+        sql: &'static str,
+        mut place: OwnedSemaphorePermit,
+    ) {
+        loop {
+            let batch: Vec<Waiting> = {
+                let mut waiting = self.lock();
+                let n = waiting.len().min(self.most);
+                waiting.drain(..n).collect()
+            };
+            if batch.is_empty() {
+                drop(place);
+                if self.lock().is_empty() {
+                    return;
+                }
+                match self.runners.clone().try_acquire_owned() {
+                    Ok(again) => place = again,
+                    Err(_) => return, // another runner has the rows
+                }
+                continue;
+            }
+            (self.sent)(batch.len());
+            send(&db, sql, batch).await;
+        }
+    }
+}
+
+async fn send(db: &DatabaseConnection, sql: &'static str, batch: Vec<Waiting>) {
+    let mut replies = Vec::with_capacity(batch.len());
+    let rows: Vec<Value> = batch
+        .into_iter()
+        .enumerate()
+        .map(|(ord, Waiting { mut row, reply })| {
+            row.insert("ord".into(), ord.into());
+            replies.push(Some(reply));
+            Value::Object(row)
+        })
+        .collect();
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [Value::Array(rows).to_string().into()],
+    );
+    match db.query_all_raw(statement).await {
+        Ok(results) => {
+            for result in results {
+                let ord = result.try_get::<i32>("", "ord").ok();
+                let reply = ord.and_then(|ord| replies.get_mut(usize::try_from(ord).ok()?)?.take());
+                if let Some(reply) = reply {
+                    let _ = reply.send(Some(result));
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, rows = replies.len(), "a batched statement failed"),
+    }
+    // The rest: no row for them, or the statement failed.
+    for reply in replies.into_iter().flatten() {
+        let _ = reply.send(None);
+    }
+}
