@@ -129,8 +129,8 @@ pub async fn record_writes(
 }
 
 /// Set on a request whose handler recorded its write in the statement
-/// that made it ([`audit::record_within`]), so [`record_writes`] does not
-/// record it again.
+/// that made it ([`audit::record_each_within`], [`audit::insert_statement`]),
+/// so [`record_writes`] does not record it again.
 struct RecordedWithin;
 
 /// The audit row of the write `caller` makes through `req`, answered with
