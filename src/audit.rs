@@ -96,12 +96,6 @@ pub async fn record<C: ConnectionTrait>(
     Ok(id)
 }
 
-/// The `INSERT` of `entry`'s row, with no people, for a statement of
-/// several writes (see [`crate::db::Chain`]).
-pub fn insert_statement(entry: Entry) -> sea_orm::sea_query::InsertStatement {
-    audit_log::Entity::insert(row(Uuid::now_v7(), entry)).into_query()
-}
-
 /// `entry` as the row `id`.
 fn row(id: Uuid, entry: Entry) -> audit_log::ActiveModel {
     audit_log::ActiveModel {
@@ -148,18 +142,19 @@ pub fn fields(entry: Entry, fields: &mut serde_json::Map<String, serde_json::Val
     }
 }
 
-/// Two CTEs, `{name}` and `{name}_people`, for a PostgreSQL statement
-/// whose own work decides what there is to record: for each row of
-/// `source` (a CTE named earlier, whose rows carry an entry's [`FIELDS`]),
-/// they insert its audit row with the id `id` and its person `subject`
-/// (expressions over `source`), so each change and its audit row commit
-/// together or not at all. `status`, an expression over `source`, replaces
-/// the entry's status when the statement decides that too.
+/// A CTE `{name}`, and `{name}_people` when there is a `subject`, for a
+/// PostgreSQL statement whose own work decides what there is to record:
+/// for each row of `source` (a CTE named earlier, whose rows carry an
+/// entry's [`FIELDS`]), they insert its audit row with the id `id` and its
+/// person `subject` (expressions over `source`), so each change and its
+/// audit row commit together or not at all. `status`, an expression over
+/// `source`, replaces the entry's status when the statement decides that
+/// too.
 pub fn record_each_within(
     name: &str,
     source: &str,
     id: &str,
-    subject: &str,
+    subject: Option<&str>,
     status: Option<&str>,
 ) -> String {
     use sea_orm::{IdenStatic, Iterable};
@@ -172,13 +167,18 @@ pub fn record_each_within(
             _ => format!("{source}.a_{}", column.as_str()),
         });
     }
-    format!(
-        "{name} AS (INSERT INTO audit_log ({}) SELECT {} FROM {source} RETURNING id), \
-         {name}_people AS (INSERT INTO audit_subjects (audit_id, user_id) \
-         SELECT {name}.id, {subject} FROM {name} JOIN {source} ON {id} = {name}.id)",
+    let logged = format!(
+        "{name} AS (INSERT INTO audit_log ({}) SELECT {} FROM {source} RETURNING id)",
         columns.join(", "),
         values.join(", "),
-    )
+    );
+    match subject {
+        None => logged,
+        Some(subject) => format!(
+            "{logged}, {name}_people AS (INSERT INTO audit_subjects (audit_id, user_id) \
+             SELECT {name}.id, {subject} FROM {name} JOIN {source} ON {id} = {name}.id)"
+        ),
+    }
 }
 
 /// The row and its people in one PostgreSQL statement: the row's insert is

@@ -160,74 +160,6 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     }
 }
 
-/// Writes sent to PostgreSQL as one statement, each a CTE of one `WITH`
-/// that ends in the caller's `SELECT`: one round trip, and they stand or
-/// fall together. A part is built by sea-query or written by hand, each
-/// with its own `$1`, `$2`, …, renumbered here after the parts before it.
-#[derive(Default)]
-pub struct Chain {
-    parts: Vec<String>,
-    values: Vec<sea_orm::Value>,
-}
-
-impl Chain {
-    /// Adds `name AS (statement)`.
-    pub fn query(
-        &mut self,
-        name: &str,
-        statement: &impl sea_orm::sea_query::QueryStatementWriter,
-    ) -> &mut Self {
-        let (sql, values) = statement.build(sea_orm::sea_query::PostgresQueryBuilder);
-        self.sql(name, &sql, values.0)
-    }
-
-    /// Adds `name AS (sql)`, `sql` numbering `values` from `$1`.
-    pub fn sql(&mut self, name: &str, sql: &str, values: Vec<sea_orm::Value>) -> &mut Self {
-        let sql = renumbered(sql, self.values.len());
-        self.parts.push(format!("{name} AS ({sql})"));
-        self.values.extend(values);
-        self
-    }
-
-    /// The statement: the parts, then `select` (which names no value).
-    pub fn then(self, select: &str) -> Statement {
-        Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!("WITH {} {select}", self.parts.join(", ")),
-            self.values,
-        )
-    }
-}
-
-/// `sql` with each placeholder `$n` outside quotes made `$(n + offset)`.
-fn renumbered(sql: &str, offset: usize) -> String {
-    if offset == 0 {
-        return sql.to_owned();
-    }
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut quote = None;
-    let mut rest = sql;
-    while let Some(c) = rest.chars().next() {
-        rest = &rest[c.len_utf8()..];
-        match (quote, c) {
-            (Some(q), _) if c == q => quote = None,
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '$') => {
-                let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-                if let Ok(n) = rest[..digits].parse::<usize>() {
-                    out.push('$');
-                    out.push_str(&(n + offset).to_string());
-                    rest = &rest[digits..];
-                    continue;
-                }
-            }
-            _ => {}
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// The PostgreSQL channel on which committed changes name their event.
 pub const LIVE_CHANNEL: &str = "nuancheng_live";
 
@@ -442,32 +374,6 @@ pub fn truncate(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Ut
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn placeholders_are_renumbered_outside_quotes_only() {
-        assert_eq!(
-            super::renumbered(r#"SELECT $1, '$2', "a$3", $12 + $2"#, 10),
-            r#"SELECT $11, '$2', "a$3", $22 + $12"#
-        );
-        assert_eq!(super::renumbered("$1 $", 0), "$1 $");
-        assert_eq!(super::renumbered("$ $x é$1", 1), "$ $x é$2");
-    }
-
-    #[test]
-    fn a_chain_numbers_each_part_after_the_last() {
-        let mut chain = super::Chain::default();
-        chain.sql("a", "SELECT $1 AS x", vec![1.into()]).sql(
-            "b",
-            "SELECT $1 AS y, $2 AS z",
-            vec![2.into(), 3.into()],
-        );
-        let statement = chain.then("SELECT * FROM a, b");
-        assert_eq!(
-            statement.sql,
-            "WITH a AS (SELECT $1 AS x), b AS (SELECT $2 AS y, $3 AS z) SELECT * FROM a, b"
-        );
-        assert_eq!(statement.values.map(|v| v.0.len()), Some(3));
-    }
-
     use super::*;
 
     #[test]

@@ -50,11 +50,18 @@ pub struct AppState {
     pub streams: Arc<StreamSlots>,
     /// Scans at the door waiting to go to PostgreSQL together.
     pub scans: Arc<Batches>,
+    /// First places at events waiting to go to PostgreSQL together.
+    pub registrations: Arc<Batches>,
     /// Every migration this binary knows is applied: found once by
     /// `/readyz`, then remembered (the schema does not go back).
     pub migrated: AtomicBool,
     /// SIGTERM or SIGINT arrived: the server is draining, `/readyz` says so.
     pub shutting_down: AtomicBool,
+}
+
+/// `wanted` statements at once, but at least one and at most half the pool.
+fn half_the_pool(settings: &Settings, wanted: u32) -> usize {
+    wanted.clamp(1, (settings.database.max_connections / 2).max(1)) as usize
 }
 
 /// The latest message of each watched event's feed, shared by its streams.
@@ -117,17 +124,21 @@ impl AppState {
                 settings.live.max_streams_per_user,
                 settings.live.max_streams,
             ),
-            // Half the pool at most, so scans leave room for other work.
+            // Half the pool at most each, so they leave room for other work.
             scans: Batches::new(
-                settings
-                    .database
-                    .scan_statements
-                    .clamp(1, (settings.database.max_connections / 2).max(1))
-                    as usize,
+                half_the_pool(&settings, settings.database.scan_statements),
                 settings.database.scans_per_statement as usize,
                 {
                     let metrics = metrics.clone();
                     move |rows| metrics.scan_statement(rows)
+                },
+            ),
+            registrations: Batches::new(
+                half_the_pool(&settings, settings.database.registration_statements),
+                settings.database.registrations_per_statement as usize,
+                {
+                    let metrics = metrics.clone();
+                    move |rows| metrics.registration_statement(rows)
                 },
             ),
             migrated: AtomicBool::new(false),

@@ -82,12 +82,13 @@ fn statement() -> &'static str {
                 'source', 'scan', 'user_id', done.user_id), \
             'id', done.hook_id, 'type', done.hook_type)::text";
         let deliveries = webhooks::deliveries_sql("done", "done.hook_type", payload, "done.now");
-        let logged = audit::record_each_within("logged", "done", "done.a_id", "done.user_id", None);
+        let logged =
+            audit::record_each_within("logged", "done", "done.a_id", Some("done.user_id"), None);
         let logged_again = audit::record_each_within(
             "logged_again",
             "again",
             "again.a_again_id",
-            "again.user_id",
+            Some("again.user_id"),
             Some("again.status"),
         );
         format!(

@@ -129,7 +129,7 @@ pub async fn record_writes(
 }
 
 /// Set on a request whose handler recorded its write in the statement
-/// that made it ([`audit::record_each_within`], [`audit::insert_statement`]),
+/// that made it ([`audit::record_each_within`]),
 /// so [`record_writes`] does not record it again.
 struct RecordedWithin;
 

@@ -97,6 +97,7 @@ where
 /// Stores the answer to a claimed key in the transaction of the work, so
 /// the answer commits exactly when the work does. Without a key it does
 /// nothing.
+#[derive(Default)]
 pub struct Recorder(Option<Uuid>);
 
 impl Recorder {
@@ -106,25 +107,46 @@ impl Recorder {
         status: u16,
         body: &impl Serialize,
     ) -> Result<(), ApiError> {
-        if let Some(storing) = self.statement(status, body)? {
-            conn.execute(&storing).await?;
+        if let Some(row_id) = self.0 {
+            let body = serde_json::to_string(body).map_err(ApiError::internal)?;
+            store(conn, row_id, i32::from(status), body).await?;
         }
         Ok(())
     }
 
-    /// The `UPDATE` that [`Self::record`] runs, for a statement of several
-    /// writes (see [`crate::db::Chain`]); `None` without a key.
-    pub fn statement(
+    /// The answer under the names of [`FIELDS`], added to `fields` (null
+    /// without a key), for a batched statement that stores it with
+    /// [`store_each_sql`].
+    pub fn fields(
         &self,
         status: u16,
         body: &impl Serialize,
-    ) -> Result<Option<UpdateStatement>, ApiError> {
-        let Some(row_id) = self.0 else {
-            return Ok(None);
+        fields: &mut serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ApiError> {
+        let body = match self.0 {
+            Some(_) => Some(serde_json::to_string(body).map_err(ApiError::internal)?),
+            None => None,
         };
-        let body = serde_json::to_string(body).map_err(ApiError::internal)?;
-        Ok(Some(storing(row_id, i32::from(status), body)))
+        fields.insert("k_id".into(), serde_json::json!(self.0));
+        fields.insert("k_status".into(), status.into());
+        fields.insert("k_body".into(), serde_json::json!(body));
+        Ok(())
     }
+}
+
+/// The fields of an answer that each row of a batched statement carries
+/// (see [`crate::batch`]), as `json_to_recordset` declares them.
+pub const FIELDS: &str = "k_id uuid, k_status int, k_body text";
+
+/// An `UPDATE` for a PostgreSQL statement that stores, for each row of
+/// `source` (a CTE named earlier, whose rows carry an answer's [`FIELDS`])
+/// with a key, its answer for the key, as [`Recorder::record`] does.
+pub fn store_each_sql(source: &str) -> String {
+    format!(
+        "UPDATE idempotency_keys k SET response_status = {source}.k_status, \
+                response_body = {source}.k_body \
+         FROM {source} WHERE k.id = {source}.k_id AND k.response_status IS NULL"
+    )
 }
 
 fn storing(row_id: Uuid, status: i32, body: String) -> UpdateStatement {

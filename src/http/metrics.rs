@@ -37,6 +37,7 @@ pub struct Metrics {
     durations: HistogramVec,
     scans: IntCounterVec,
     scan_rows: HistogramVec,
+    registration_rows: HistogramVec,
 }
 
 impl Default for Metrics {
@@ -66,20 +67,20 @@ impl Default for Metrics {
             &["way"],
         )
         .expect("a valid counter");
-        // No labels; a vector, so it is shown from the first statement on.
-        let scan_rows = HistogramVec::new(
-            HistogramOpts::new(
-                "checkin_scan_statement_rows",
-                "Scans answered together by one statement (PostgreSQL).",
-            )
-            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0]),
-            &[],
-        )
-        .expect("a valid histogram");
+        let scan_rows = rows_per_statement(
+            "checkin_scan_statement_rows",
+            "Scans answered together by one statement (PostgreSQL).",
+        );
+        let registration_rows = rows_per_statement(
+            "registration_statement_rows",
+            "First places at events written together by one statement (PostgreSQL).",
+        );
         let registry = Registry::new();
-        registry
-            .register(Box::new(scan_rows.clone()))
-            .expect("registered once");
+        for histogram in [&scan_rows, &registration_rows] {
+            registry
+                .register(Box::new(histogram.clone()))
+                .expect("registered once");
+        }
         for collector in [&requests, &scans] {
             registry
                 .register(Box::new(collector.clone()))
@@ -94,8 +95,19 @@ impl Default for Metrics {
             durations,
             scans,
             scan_rows,
+            registration_rows,
         }
     }
+}
+
+/// A histogram of the rows each batched statement carried. No labels; a
+/// vector, so it is shown from the first statement on.
+fn rows_per_statement(name: &str, help: &str) -> HistogramVec {
+    HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0]),
+        &[],
+    )
+    .expect("a valid histogram")
 }
 
 /// The `method` label for a request method: itself if it is a standard one
@@ -120,6 +132,13 @@ impl Metrics {
     /// Counts a statement that sent `rows` scans together.
     pub fn scan_statement(&self, rows: usize) {
         self.scan_rows
+            .with_label_values::<&str>(&[])
+            .observe(rows as f64);
+    }
+
+    /// Counts a statement that wrote `rows` registrations together.
+    pub fn registration_statement(&self, rows: usize) {
+        self.registration_rows
             .with_label_values::<&str>(&[])
             .observe(rows as f64);
     }

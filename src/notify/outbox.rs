@@ -63,16 +63,45 @@ pub async fn enqueue_with<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The `INSERT` that queues an email, for a statement of several writes
-/// (see [`crate::db::Chain`]).
-pub fn insert_statement(
+/// The fields of an email that each row of a batched statement carries
+/// (see [`crate::batch`]), as `json_to_recordset` declares them.
+pub const FIELDS: &str = "m_id uuid, m_kind text, m_to text, m_subject text, m_text text, \
+    m_html text, m_attachments json";
+
+/// The email to `to` under the names of [`FIELDS`], added to `fields`.
+pub fn fields(
     to: &str,
     mail: Rendered,
     attachments: Vec<Attachment>,
-) -> Result<sea_orm::sea_query::InsertStatement, DbErr> {
-    use sea_orm::QueryTrait;
-    let row = row(Uuid::now_v7(), to, mail, attachments, None)?;
-    Ok(notifications::Entity::insert(row).into_query())
+    fields: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(), DbErr> {
+    let r = row(Uuid::now_v7(), to, mail, attachments, None)?;
+    let values = [
+        ("m_id", serde_json::json!(r.id.unwrap())),
+        ("m_kind", serde_json::json!(r.kind.unwrap())),
+        ("m_to", serde_json::json!(r.to_email.unwrap())),
+        ("m_subject", serde_json::json!(r.subject.unwrap())),
+        ("m_text", serde_json::json!(r.text_body.unwrap())),
+        ("m_html", serde_json::json!(r.html_body.unwrap())),
+        ("m_attachments", serde_json::json!(r.attachments.unwrap())),
+    ];
+    for (name, value) in values {
+        fields.insert(name.into(), value);
+    }
+    Ok(())
+}
+
+/// An `INSERT` for a PostgreSQL statement that queues, for each row of
+/// `source` (a CTE named earlier, whose rows carry an email's [`FIELDS`]),
+/// its email, pending from `now` (an SQL expression).
+pub fn insert_each_sql(source: &str, now: &str) -> String {
+    format!(
+        "INSERT INTO notifications (id, kind, to_email, subject, text_body, html_body, \
+                                    attachments, status, attempts, next_attempt_at, created_at) \
+         SELECT m_id, m_kind, m_to, m_subject, m_text, m_html, m_attachments, 'pending', 0, \
+                {now}, {now} \
+         FROM {source}"
+    )
 }
 
 /// Emails inserted per statement by [`enqueue_all`].

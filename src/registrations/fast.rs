@@ -1,97 +1,193 @@
-//! A first place at an event with seats left, in one statement, on
-//! PostgreSQL.
+//! First places at events with seats left, in one statement, on
+//! PostgreSQL, with the registrations that arrive beside them.
 //!
 //! Most registrations find a seat. Once the event and the student's
-//! earlier place are read (in the transaction, before any lock), one
-//! statement takes the seat (`UPDATE events … WHERE confirmed_count <
-//! capacity`, which locks the event row), inserts the registration, its
-//! email, a webhook delivery for every endpoint that wants
-//! `registration.created`, the answer for the `Idempotency-Key` and the
-//! audit row, and returns the event as it now is. So the event row stays
-//! locked for that statement and the commit only, whatever else
-//! registering writes.
+//! earlier place are read, the registration puts its row down for one
+//! statement that takes the registrations waiting at that moment together
+//! (`crate::batch`: alone when the server is idle). Per event, that
+//! statement locks the event row (`FOR NO KEY UPDATE`, as every change to
+//! an event's registrations does; events in the order of their ids, so two
+//! statements never wait for each other in both orders) and takes a seat
+//! for each of its registrations at once, if that many are left; then it
+//! inserts each registration, its email, a webhook delivery for every
+//! endpoint that wants `registration.created`, the answer for its
+//! `Idempotency-Key` and its audit row, and commits. So an event's row is
+//! locked once, and its commit waited for once, for every registration
+//! that arrived together: on a crowded event the lock, not the machine,
+//! set the rate while each registration took it alone.
 //!
 //! The email and the webhook body are made from the event as it was read.
-//! If the seat is gone, or the locked row shows that an organiser changed
-//! the event since (its `updated_at`), everything is undone and the
-//! general way in `register` takes over, which has the words for every
-//! other case.
+//! The seats are taken only while the event row is still the row read (its
+//! `updated_at`: an organiser's change moves it, a seat taken does not) and
+//! the event is published. Otherwise, and when fewer seats are left than
+//! registrations wait for them, that event's registrations take nothing and
+//! find no answer here: they go the general way in `register`, which has
+//! the words for every other case (the waitlist, a refusal). So does a
+//! student's second request in the same statement, and every registration
+//! of a statement that failed (and so wrote nothing), e.g. because a twin
+//! request of another statement registered the student first.
 
-use sea_orm::{DatabaseTransaction, EntityTrait, FromQueryResult, QueryTrait};
+use serde_json::json;
 
 use super::{
-    place::{BeforeTheLock, Place, admissible, registered_meanwhile, seat_taking},
+    place::{BeforeTheLock, Place},
     types::RegistrationView,
 };
 use crate::{
-    audit, db,
-    entities::{events, registrations},
-    http::{ApiError, error::is_unique_violation, idempotency::Recorder},
+    audit,
+    entities::registrations,
+    http::{
+        ApiError,
+        idempotency::{self, Recorder},
+    },
     notify::{
         outbox,
         webhooks::{self, WebhookEvent},
     },
 };
 
+/// The registrations' statement; `$1` is the JSON array of their rows
+/// (see [`register`] for each row's fields, [`crate::batch`] for `ord`).
+fn statement() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let event = WebhookEvent::RegistrationCreated.as_str();
+        let hooks =
+            webhooks::deliveries_sql("ok", &format!("'{event}'::text"), "ok.hook", "ok.now");
+        let mail = outbox::insert_each_sql("ok", "ok.now");
+        let answer = idempotency::store_each_sql("ok");
+        let logged = audit::record_each_within("logged", "ok", "ok.a_id", None, None);
+        format!(
+            r#"
+WITH b AS MATERIALIZED (
+    SELECT * FROM json_to_recordset($1::json) AS b(
+        ord int, event_id uuid, seen timestamptz, id uuid, user_id uuid, ticket_code text,
+        referrer_id uuid, now timestamptz, hook text, a_id uuid,
+        {mail_fields}, {answer_fields}, {audit_fields})
+), one AS MATERIALIZED (
+    -- A student's twin request in the same statement goes the general way.
+    SELECT DISTINCT ON (event_id, user_id) * FROM b ORDER BY event_id, user_id, ord
+), want AS MATERIALIZED (
+    SELECT event_id, count(*)::int AS n, min(seen) AS seen, max(seen) AS seen_too
+    FROM one GROUP BY event_id
+), locked AS MATERIALIZED (
+    SELECT e.id FROM events e JOIN want ON want.event_id = e.id ORDER BY e.id FOR NO KEY UPDATE OF e
+), seat AS (
+    UPDATE events e SET confirmed_count = e.confirmed_count + want.n
+    FROM want
+    WHERE e.id = want.event_id AND e.id IN (SELECT id FROM locked)
+      AND want.seen = want.seen_too AND e.updated_at = want.seen AND e.status = 'published'
+      AND e.confirmed_count + want.n <= e.capacity
+    RETURNING e.id
+), ok AS MATERIALIZED (
+    SELECT one.* FROM one JOIN seat ON seat.id = one.event_id
+), reg AS (
+    INSERT INTO registrations (id, event_id, user_id, status, ticket_code, referrer_id,
+                               confirmed_at, created_at, updated_at)
+    SELECT id, event_id, user_id, 'confirmed', ticket_code, referrer_id, now, now, now FROM ok
+), mail AS ({mail}), hooks AS ({hooks}), answer AS ({answer}), {logged}
+SELECT ord FROM ok
+"#,
+            mail_fields = outbox::FIELDS,
+            answer_fields = idempotency::FIELDS,
+            audit_fields = audit::FIELDS,
+        )
+    })
+}
+
 /// The registration written and committed, or `None` (with nothing
-/// written) for the general way.
+/// written for it) for the general way.
 pub(super) async fn register(
     place: &Place<'_>,
-    txn: DatabaseTransaction,
     before: &BeforeTheLock,
     recorder: &Recorder,
     mut audit: audit::Entry,
 ) -> Result<Option<RegistrationView>, ApiError> {
     let seen = &before.seen;
-    let row = place.new_registration(None);
-    let registration = registrations::Model::try_from(row.clone())?;
+    let registration = registrations::Model::try_from(place.new_registration(None))?;
     let (mail, attachments) = place.email(&before.wording, seen, &registration);
     let hook = webhooks::payload(
         WebhookEvent::RegistrationCreated,
         webhooks::registration_data(&registration),
         place.now,
     );
+    let serde_json::Value::Object(mut row) = json!({
+        "event_id": registration.event_id,
+        "seen": seen.updated_at,
+        "id": registration.id,
+        "user_id": registration.user_id,
+        "ticket_code": registration.ticket_code,
+        "referrer_id": registration.referrer_id,
+        "now": place.now,
+        "hook": hook,
+        "a_id": uuid::Uuid::now_v7(),
+    }) else {
+        unreachable!("an object")
+    };
+    outbox::fields(&place.caller.email, mail, attachments, &mut row)?;
     audit.target_id = Some(registration.id);
+    audit::fields(audit, &mut row);
     let view = RegistrationView::new(registration, true);
-
-    let mut seat = seat_taking(place.event_id).into_query();
-    seat.returning_all();
-    let mut chain = db::Chain::default();
-    chain
-        .query("seat", &seat)
-        .query("reg", &registrations::Entity::insert(row).into_query())
-        .query(
-            "mail",
-            &outbox::insert_statement(&place.caller.email, mail, attachments)?,
-        )
-        .sql(
-            "hooks",
-            &webhooks::deliveries_sql("seat", "$1::text", "$2::text", "$3"),
-            vec![
-                WebhookEvent::RegistrationCreated.as_str().into(),
-                hook.into(),
-                place.now.into(),
-            ],
-        );
-    if let Some(answer) = recorder.statement(201, &view)? {
-        chain.query("answer", &answer);
+    recorder.fields(201, &view, &mut row)?;
+    let state = place.state;
+    // A row back names this registration: it was written and committed.
+    match state.registrations.run(&state.db, statement(), row).await {
+        Some(_) => Ok(Some(view)),
+        None => Ok(None),
     }
-    chain.query("logged", &audit::insert_statement(audit));
-    let locked = events::Model::find_by_statement(chain.then("SELECT * FROM seat"))
-        .one(&txn)
-        .await;
-    let locked = match locked {
-        Ok(locked) => locked,
-        Err(e) if is_unique_violation(&e) => {
-            return Err(registered_meanwhile(place.state, txn, place.caller, place.event_id).await);
-        }
-        Err(e) => return Err(e.into()),
-    };
-    // Dropping the transaction undoes it.
-    let Some(locked) = locked.filter(|e| e.updated_at == seen.updated_at) else {
-        return Ok(None);
-    };
-    admissible(&locked, place.caller, place.now)?;
-    txn.commit().await?;
-    Ok(Some(view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every column the statement declares is a field a row carries, and
+    /// every field a row carries is declared (`json_to_recordset` would
+    /// give a missing one as null, and ignore an extra one).
+    #[test]
+    fn rows_carry_what_the_statement_declares() {
+        let sql = statement();
+        let declared = sql
+            .split_once("AS b(")
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .map(|(list, _)| list)
+            .expect("the rows' declaration");
+        let mut declared: Vec<&str> = declared
+            .split(',')
+            .map(|column| column.split_whitespace().next().expect("a name"))
+            .collect();
+        declared.sort_unstable();
+        let mut carried = vec![
+            "ord",
+            "event_id",
+            "seen",
+            "id",
+            "user_id",
+            "ticket_code",
+            "referrer_id",
+            "now",
+            "hook",
+            "a_id",
+        ];
+        let mut row = serde_json::Map::new();
+        outbox::fields(
+            "a@example.org",
+            crate::notify::Rendered {
+                kind: "registration_confirmed",
+                subject: String::new(),
+                text: String::new(),
+                html: String::new(),
+            },
+            Vec::new(),
+            &mut row,
+        )
+        .expect("fields");
+        Recorder::default()
+            .fields(201, &(), &mut row)
+            .expect("fields");
+        audit::fields(audit::Entry::system("test", json!({})), &mut row);
+        carried.extend(row.keys().map(String::as_str));
+        carried.sort_unstable();
+        assert_eq!(declared, carried);
+    }
 }

@@ -67,7 +67,8 @@ async fn referrer(
 ///
 /// What does not need the event's lock is read first (see
 /// [`before_the_lock`]). On PostgreSQL a first place at an event with
-/// seats left then takes one statement (see [`super::fast`]); otherwise
+/// seats left then takes one statement, shared with the registrations
+/// beside it (see [`super::fast`]); otherwise
 /// the lock is taken by the statement that takes the seat (see
 /// [`take_seat`]), and held for the registration, its email and its
 /// webhook rows only. Every rule is checked again on the locked row, since
@@ -93,27 +94,21 @@ pub async fn register(
         referrer_id: referrer(state, caller, input.referral_code.as_deref()).await?,
         now: db::now(),
     };
-    // On PostgreSQL the reads share the transaction's connection (a pooled
-    // statement of its own costs a round trip more, the pool's check); the
-    // event is locked only by the write. SQLite's `BEGIN IMMEDIATE` takes
-    // the database's write lock at once, so there they come first.
-    if state.db.get_database_backend() != DbBackend::Postgres {
-        let before = before_the_lock(&state.db, &place, true).await?;
-        let txn = db::begin_write(&state.db).await?;
-        return place.seat_and_write(txn, before, recorder, audit).await;
-    }
-    let txn = db::begin_write(&state.db).await?;
-    let before = before_the_lock(&txn, &place, false).await?;
-    if before.existing.is_some() || before.likely != TemplateKind::RegistrationConfirmed {
-        return place.seat_and_write(txn, before, recorder, audit).await;
-    }
-    if let Some(view) = fast::register(&place, txn, &before, recorder, audit.clone()).await? {
+    // The reads come before the transaction: SQLite's `BEGIN IMMEDIATE`
+    // takes the database's write lock at once, and on PostgreSQL a first
+    // place with seats left needs no transaction of its own.
+    let postgres = state.db.get_database_backend() == DbBackend::Postgres;
+    let before = before_the_lock(&state.db, &place, !postgres).await?;
+    let fast = postgres
+        && before.existing.is_none()
+        && before.likely == TemplateKind::RegistrationConfirmed;
+    if fast && let Some(view) = fast::register(&place, &before, recorder, audit.clone()).await? {
         state.changed(event_id);
         return Ok(view);
     }
-    // The seats ran out, or an organiser changed the event, since it was read.
+    // Else, or the seats ran out or an organiser changed the event since
+    // it was read: the general way, which checks everything again.
     let txn = db::begin_write(&state.db).await?;
-    let before = before_the_lock(&txn, &place, false).await?;
     place.seat_and_write(txn, before, recorder, audit).await
 }
 

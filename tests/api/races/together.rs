@@ -1,14 +1,64 @@
-//! Scans that reach the door together: on PostgreSQL they are answered by
-//! one statement (`checkin::fast`, `batch`), and each must still get the
-//! answer it would get alone.
+//! Scans that reach the door together, and first places that reach an
+//! event together: on PostgreSQL each kind is answered by one statement
+//! (`checkin::fast`, `registrations::fast`, `batch`), and each request must
+//! still get the answer it would get alone.
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use futures_util::future::join_all;
+use nuancheng::entities::registrations;
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-use super::{door, registered, thanks_emails};
-use crate::helpers::{CREDIT_CODES, Reply, spawn_app};
+use super::{door, emails, in_status, registered, thanks_emails};
+use crate::{
+    helpers::{CREDIT_CODES, Reply, TestApp, spawn_app, spawn_app_with},
+    registrations::assert_invariants,
+};
+
+/// `requests`, held back on PostgreSQL for a moment behind a lock on
+/// `table` (in a mode that lets reads through and stops writes), so that
+/// they queue and go to the database together.
+async fn held_behind<F: Future<Output = Vec<Reply>>>(
+    app: &TestApp,
+    table: &str,
+    requests: F,
+) -> Vec<Reply> {
+    if !app.is_postgres() {
+        return requests.await;
+    }
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let lock = app.db().begin().await.expect("a transaction");
+    lock.execute_unprepared(&format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+        .await
+        .expect("the lock");
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        lock.commit().await.expect("released");
+    };
+    tokio::join!(requests, release).0
+}
+
+/// On PostgreSQL, that some statement of the `metric` (a histogram of the
+/// rows each statement carried) carried more than one row.
+async fn some_statement_carried_several(app: &TestApp, metric: &str) {
+    if !app.is_postgres() {
+        return;
+    }
+    let metrics = app.get("/metrics", None).await;
+    let metrics = metrics.body.as_str().unwrap_or_default();
+    let read = |name: &str| -> f64 {
+        let line = metrics.lines().find(|l| l.starts_with(name));
+        let value = line.and_then(|l| l.rsplit(' ').next()?.parse().ok());
+        value.unwrap_or_else(|| panic!("{name} in /metrics:\n{metrics}"))
+    };
+    let alone = read(&format!("{metric}_bucket{{le=\"1\"}}"));
+    let statements = read(&format!("{metric}_count"));
+    assert!(
+        statements > alone,
+        "no statement carried more than one row ({statements} statements)"
+    );
+}
 
 /// Every kind of scan at once, held back behind a lock on the check-ins
 /// (PostgreSQL) so that they queue and go to the database together: eight
@@ -68,20 +118,7 @@ async fn scans_sent_together_each_get_their_own_answer() {
             .iter()
             .map(|(body, token)| app.post(&path, Some(token), body)),
     );
-    let replies: Vec<Reply> = if app.is_postgres() {
-        use sea_orm::{ConnectionTrait, TransactionTrait};
-        let lock = app.db().begin().await.expect("a transaction");
-        lock.execute_unprepared("LOCK TABLE checkins IN SHARE ROW EXCLUSIVE MODE")
-            .await
-            .expect("the lock");
-        let release = async {
-            tokio::time::sleep(Duration::from_millis(600)).await;
-            lock.commit().await.expect("released");
-        };
-        tokio::join!(scans, release).0
-    } else {
-        scans.await
-    };
+    let replies = held_behind(&app, "checkins", scans).await;
 
     let status = |i: usize| replies[i].status.as_u16();
     for (i, reply) in replies[..8].iter().enumerate() {
@@ -128,19 +165,119 @@ async fn scans_sent_together_each_get_their_own_answer() {
     // admission, each ticket shown again (the twin's and tickets[0]'s),
     // and both of the scan sent twice.
     assert_eq!(app.scalar(answered).await, 1 + 8 + 2 + 1 + 2);
-    if app.is_postgres() {
-        let metrics = app.get("/metrics", None).await;
-        let metrics = metrics.body.as_str().unwrap_or_default();
-        let read = |name: &str| -> f64 {
-            let line = metrics.lines().find(|l| l.starts_with(name));
-            let value = line.and_then(|l| l.rsplit(' ').next()?.parse().ok());
-            value.unwrap_or_else(|| panic!("{name} in /metrics:\n{metrics}"))
-        };
-        let alone = read("checkin_scan_statement_rows_bucket{le=\"1\"}");
-        let statements = read("checkin_scan_statement_rows_count");
-        assert!(
-            statements > alone,
-            "no statement carried more than one scan ({statements} statements)"
-        );
+    some_statement_carried_several(&app, "checkin_scan_statement_rows").await;
+}
+
+/// First places at two events at once, held back behind a lock on the
+/// registrations (PostgreSQL) so that they go to the database together:
+/// ten students at a roomy event, one of them twice, one with an
+/// `Idempotency-Key`, and five students for three seats and a waitlist.
+/// Each gets its own answer; the seats, the waitlist's positions, the
+/// emails, webhook deliveries and audit rows are one per place; a retry
+/// with the key gets the same place; and at least one statement carried
+/// several registrations.
+#[actix_web::test]
+async fn registrations_sent_together_each_get_their_own_answer() {
+    let app = spawn_app_with(|s| s.webhooks.allow_private_targets = true).await;
+    let admin = app.admin().await;
+    let hook = json!({"url": "http://127.0.0.1:9/hooks", "secret": "a-shared-secret-0123456789",
+                      "event_types": ["registration.created"]});
+    let subscribed = app.post("/api/v1/webhooks", Some(&admin), &hook).await;
+    assert_eq!(subscribed.status.as_u16(), 201, "{}", subscribed.body);
+    let organiser = app.organiser().await;
+    let roomy = app
+        .published_event(&organiser, json!({"capacity": 40}))
+        .await;
+    let crowded = app
+        .published_event(&organiser, json!({"capacity": 3, "waitlist_limit": 5}))
+        .await;
+    let mut students = Vec::new();
+    for _ in 0..16 {
+        students.push(app.student("master", 2027).await);
     }
+    let keyed = |token: &str| {
+        let request = app
+            .client
+            .post(app.url(&format!("/api/v1/events/{roomy}/registrations")))
+            .bearer_auth(token)
+            .insert_header(("Idempotency-Key", "together-1"));
+        async move { Reply::read(request.send().await.expect("an answer")).await }
+    };
+    let mut requests: Vec<std::pin::Pin<Box<dyn Future<Output = Reply> + '_>>> = Vec::new();
+    for student in &students[..10] {
+        requests.push(Box::pin(app.register(&roomy, &student.token)));
+    }
+    requests.push(Box::pin(app.register(&roomy, &students[0].token)));
+    requests.push(Box::pin(keyed(&students[10].token)));
+    for student in &students[11..16] {
+        requests.push(Box::pin(app.register(&crowded, &student.token)));
+    }
+    let replies = held_behind(&app, "registrations", join_all(requests)).await;
+
+    let status = |i: usize| replies[i].status.as_u16();
+    for (i, reply) in replies[1..10].iter().enumerate() {
+        assert_eq!(
+            reply.status.as_u16(),
+            201,
+            "student {}: {}",
+            i + 1,
+            reply.body
+        );
+        assert_eq!(reply.body["status"], "confirmed");
+        assert_eq!(reply.body["event_id"], roomy.as_str());
+        let id: uuid::Uuid = reply.body["id"].as_str().expect("an id").parse().unwrap();
+        let place = registrations::Entity::find_by_id(id).one(app.db()).await;
+        let owner = place.unwrap().expect("the place").user_id.to_string();
+        assert_eq!(owner, students[i + 1].id, "student {}'s place", i + 1);
+    }
+    // The student who asked twice: one place, and the other answer shows it.
+    let twins = [status(0), status(10)];
+    assert!(
+        twins.contains(&201) && twins.contains(&409),
+        "twins: {twins:?}"
+    );
+    let (placed, refused) = if status(0) == 201 { (0, 10) } else { (10, 0) };
+    replies[refused].assert_problem(409, "already_registered");
+    assert_eq!(
+        replies[refused].body["existing"]["id"],
+        replies[placed].body["id"]
+    );
+    assert_eq!(status(11), 201, "{}", replies[11].body);
+    let again = keyed(&students[10].token).await;
+    assert_eq!(again.status.as_u16(), 201, "{}", again.body);
+    assert_eq!(again.body, replies[11].body);
+    let crowd = &replies[12..];
+    let seated = crowd
+        .iter()
+        .filter(|r| r.body["status"] == "confirmed")
+        .count();
+    let mut positions: Vec<i64> = crowd
+        .iter()
+        .filter(|r| r.body["status"] == "waitlisted")
+        .map(|r| r.body["waitlist_position"].as_i64().expect("a position"))
+        .collect();
+    positions.sort_unstable();
+    assert!(
+        crowd.iter().all(|r| r.status.as_u16() == 201),
+        "{:?}",
+        super::statuses(crowd)
+    );
+    assert_eq!((seated, positions), (3, vec![1, 2]));
+
+    assert_eq!(assert_invariants(&app, &roomy).await, (11, 0));
+    assert_eq!(assert_invariants(&app, &crowded).await, (3, 2));
+    assert_eq!(in_status(&app, "confirmed").await, 14);
+    assert_eq!(emails(&app, "registration_confirmed").await, 14);
+    assert_eq!(emails(&app, "registration_waitlisted").await, 2);
+    let deliveries = "SELECT COUNT(*) FROM webhook_deliveries \
+                      WHERE event_type = 'registration.created'";
+    assert_eq!(app.scalar(deliveries).await, 16);
+    // One audit row per place, and one for the retry's answer.
+    let logged = "SELECT COUNT(*) FROM audit_log \
+                  WHERE action = 'POST /api/v1/events/{id}/registrations' AND status = 201";
+    assert_eq!(app.scalar(logged).await, 16 + 1);
+    let places = "SELECT COUNT(DISTINCT a.target_id) FROM audit_log a \
+                  JOIN registrations r ON r.id = a.target_id WHERE a.status = 201";
+    assert_eq!(app.scalar(places).await, 16);
+    some_statement_carried_several(&app, "registration_statement_rows").await;
 }
