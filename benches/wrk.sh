@@ -180,7 +180,9 @@ phase() { # name, request file, "distinct" when no request may be sent twice, se
   local name=$1 file=$2 distinct=${3:-} secs=${4:-$SECS} before after out line
   # BENCH_PHASES: only these request files (healthz scans repeats spread crowd signups).
   [[ " ${BENCH_PHASES:-$file} " == *" $file "* ]] || return 0
-  local pg_before xacts_before
+  local pg_before xacts_before sent_before=0 sent_after=0 backlog=0
+  # Emails the worker sent during the phase: its work counts in the CPU too.
+  [ "$KIND" = postgres ] && sent_before=$(query "SELECT count(*) FROM notifications WHERE status = 'sent'")
   [ -n "$XACTS" ] || XACTS=$(pg_xacts)
   xacts_before=$XACTS
   pg_before=$(pg_ticks)
@@ -207,6 +209,11 @@ phase() { # name, request file, "distinct" when no request may be sent twice, se
   pg_after=$(pg_ticks)
   xacts_after=$(pg_xacts)
   XACTS=$xacts_after
+  if [ "$KIND" = postgres ]; then
+    sent_after=$(query "SELECT count(*) FROM notifications WHERE status = 'sent'")
+    backlog=$(query "SELECT count(*) FROM notifications WHERE status = 'pending'")
+    XACTS=
+  fi
   echo "$out" >>"$WORK/wrk.log"
   line=$(echo "$out" | grep '^RESULT')
   eval "$(echo "${line#RESULT }" | tr ' ' '\n' | sed 's/^/local r_/')"
@@ -230,7 +237,7 @@ phase() { # name, request file, "distinct" when no request may be sent twice, se
   [ -n "$distinct" ] && [ "$r_wraps" != 0 ] && note=" (requests reused: $r_wraps wraps)"
   [ "$r_errors" != 0 ] && note="$note (socket errors: $r_errors)"
   ROWS+=("| $name | $rate | $p50 | $p95 | $p99 | ${r_statuses//,/, }$note | $xh | $xp | $cpu | $pgcpu | $xacts | $wal | $(hwm_mb) |")
-  echo "$name: $rate/s, p50 $p50 ms, p95 $p95 ms, p99 $p99 ms, statuses $r_statuses$note, ×healthz $xh, ×reference $xp, CPU $cpu ms/request (PostgreSQL $pgcpu), $xacts PostgreSQL transactions/request, $wal KB of WAL/request, peak RSS $(hwm_mb) MB"
+  echo "$name: $rate/s, p50 $p50 ms, p95 $p95 ms, p99 $p99 ms, statuses $r_statuses$note, ×healthz $xh, ×reference $xp, CPU $cpu ms/request (PostgreSQL $pgcpu), $xacts PostgreSQL transactions/request, $wal KB of WAL/request, peak RSS $(hwm_mb) MB, emails sent $((sent_after - sent_before)) (pending after: $backlog)"
 }
 
 # Resident memory now: the whole, the heap and stacks (anonymous), the
@@ -285,6 +292,11 @@ phase "register, 20 events" spread distinct
 phase "register, crowded events" crowd distinct
 phase "signup burst" signups distinct "$SIGNUP_SECS"
 echo "after the phases: $(rss_now)"
+# How many requests each batched statement carried (PostgreSQL), from /metrics.
+curl -sf "http://127.0.0.1:$PORT/metrics" | awk '
+  /^(checkin_scan|registration)_statement_rows_(sum|count) / { split($1, n, "_rows_"); v[n[1] " " n[2]] = $2 }
+  END { for (k in v) if (k ~ / count$/ && v[k] > 0) { b = substr(k, 1, length(k) - 6);
+        printf "%s: %d statements, %.1f rows a statement\n", b, v[k], v[b " sum"] / v[k] } }'
 
 echo
 echo "### $KIND: $CONNECTIONS connections, $THREADS wrk threads, ${SECS} s per phase (signups ${SIGNUP_SECS} s)"

@@ -15,6 +15,9 @@
 //! one answer promises is as durable as with a statement of its own. A
 //! statement that fails wrote nothing; each of its requests then hears
 //! nothing (`None`) and goes its own way.
+//!
+//! Rows that meet on the same locks (registrations for one event) go in
+//! [`Lanes`]: a key always takes the same lane, one statement at a time.
 
 use std::sync::{Arc, Mutex};
 
@@ -105,6 +108,38 @@ impl Batches {
             (self.sent)(batch.len());
             send(&db, sql, batch).await;
         }
+    }
+}
+
+/// Batches in lanes, one statement at a time in each: the rows of one key
+/// (an event, say) always take the same lane, so two statements of this
+/// process never hold or wait for that key's locks at once, and the rows
+/// that wait while one runs all go in its lane's next statement. Keys of
+/// other lanes go meanwhile.
+pub struct Lanes(Vec<Arc<Batches>>);
+
+impl Lanes {
+    /// `lanes` lanes (at least one), each with at most `most` rows a
+    /// statement; `sent` is told how many rows each statement carried.
+    pub fn new(lanes: usize, most: usize, sent: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        let sent = Arc::new(sent);
+        let lanes = (0..lanes.max(1)).map(|_| {
+            let sent = sent.clone();
+            Batches::new(1, most, move |rows| sent(rows))
+        });
+        Self(lanes.collect())
+    }
+
+    /// [`Batches::run`] in the lane of `key`.
+    pub async fn run(
+        &self,
+        key: uuid::Uuid,
+        db: &DatabaseConnection,
+        sql: &'static str,
+        row: Map<String, Value>,
+    ) -> Option<QueryResult> {
+        let lane = (key.as_u128() % self.0.len() as u128) as usize;
+        self.0[lane].run(db, sql, row).await
     }
 }
 

@@ -102,8 +102,10 @@ pub struct DatabaseSettings {
     /// PostgreSQL: the most scans one statement answers together.
     #[serde(default = "thirty_two")]
     pub scans_per_statement: u32,
-    /// PostgreSQL: statements of first places at events running at once
-    /// (each on a pooled connection; never more than half the pool).
+    /// PostgreSQL: lanes of statements of first places at events, each
+    /// running one statement at a time on a pooled connection, an event's
+    /// registrations always in the same lane (never more than half the
+    /// pool).
     #[serde(default = "four")]
     pub registration_statements: u32,
     /// PostgreSQL: the most registrations one statement writes together.

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::{
-    batch::Batches,
+    batch::{Batches, Lanes},
     config::Settings,
     db,
     http::{
@@ -50,8 +50,9 @@ pub struct AppState {
     pub streams: Arc<StreamSlots>,
     /// Scans at the door waiting to go to PostgreSQL together.
     pub scans: Arc<Batches>,
-    /// First places at events waiting to go to PostgreSQL together.
-    pub registrations: Arc<Batches>,
+    /// First places at events waiting to go to PostgreSQL together, in a
+    /// lane per event.
+    pub registrations: Lanes,
     /// Every migration this binary knows is applied: found once by
     /// `/readyz`, then remembered (the schema does not go back).
     pub migrated: AtomicBool,
@@ -133,7 +134,7 @@ impl AppState {
                     move |rows| metrics.scan_statement(rows)
                 },
             ),
-            registrations: Batches::new(
+            registrations: Lanes::new(
                 half_the_pool(&settings, settings.database.registration_statements),
                 settings.database.registrations_per_statement as usize,
                 {

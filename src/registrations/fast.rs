@@ -4,7 +4,11 @@
 //! Most registrations find a seat. Once the event and the student's
 //! earlier place are read, the registration puts its row down for one
 //! statement that takes the registrations waiting at that moment together
-//! (`crate::batch`: alone when the server is idle). Per event, that
+//! (`crate::batch`: alone when the server is idle). The registrations of
+//! one event always go in the same lane of statements, one statement at a
+//! time, so this process's statements never queue for each other's event
+//! locks, and those that arrive while one runs all go in the next. Per
+//! event, that
 //! statement locks the event row (`FOR NO KEY UPDATE`, as every change to
 //! an event's registrations does; events in the order of their ids, so two
 //! statements never wait for each other in both orders) and takes a seat
@@ -131,7 +135,8 @@ pub(super) async fn register(
     recorder.fields(201, &view, &mut row)?;
     let state = place.state;
     // A row back names this registration: it was written and committed.
-    match state.registrations.run(&state.db, statement(), row).await {
+    let lanes = &state.registrations;
+    match lanes.run(place.event_id, &state.db, statement(), row).await {
         Some(_) => Ok(Some(view)),
         None => Ok(None),
     }
