@@ -123,10 +123,8 @@ impl Recorder {
         body: &impl Serialize,
         fields: &mut serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), ApiError> {
-        let body = match self.0 {
-            Some(_) => Some(serde_json::to_string(body).map_err(ApiError::internal)?),
-            None => None,
-        };
+        let body = self.0.map(|_| serde_json::to_string(body)).transpose();
+        let body = body.map_err(ApiError::internal)?;
         fields.insert("k_id".into(), serde_json::json!(self.0));
         fields.insert("k_status".into(), status.into());
         fields.insert("k_body".into(), serde_json::json!(body));

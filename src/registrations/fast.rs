@@ -8,11 +8,11 @@
 //! one event always go in the same lane of statements, one statement at a
 //! time, so this process's statements never queue for each other's event
 //! locks, and those that arrive while one runs all go in the next. Per
-//! event, that
-//! statement locks the event row (`FOR NO KEY UPDATE`, as every change to
-//! an event's registrations does; events in the order of their ids, so two
-//! statements never wait for each other in both orders) and takes a seat
-//! for each of its registrations at once, if that many are left; then it
+//! event, that statement locks the event row (`FOR NO KEY UPDATE`, as
+//! every change to an event's registrations does; events in the order of
+//! their ids, so two statements never wait for each other in both orders)
+//! and takes a seat for each of its registrations at once, if that many
+//! are left; then it
 //! inserts each registration, its email, a webhook delivery for every
 //! endpoint that wants `registration.created`, the answer for its
 //! `Idempotency-Key` and its audit row, and commits. So an event's row is
@@ -134,12 +134,11 @@ pub(super) async fn register(
     let view = RegistrationView::new(registration, true);
     recorder.fields(201, &view, &mut row)?;
     let state = place.state;
+    let written = state
+        .registrations
+        .run(place.event_id, &state.db, statement(), row);
     // A row back names this registration: it was written and committed.
-    let lanes = &state.registrations;
-    match lanes.run(place.event_id, &state.db, statement(), row).await {
-        Some(_) => Ok(Some(view)),
-        None => Ok(None),
-    }
+    Ok(written.await.map(|_| view))
 }
 
 #[cfg(test)]
