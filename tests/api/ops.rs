@@ -317,3 +317,50 @@ async fn a_check_in_row_must_name_its_registrations_event_and_student() {
         .await
         .expect("the registration's own event and student");
 }
+
+/// Connections to PostgreSQL send each write at once (`TCP_NODELAY`). A
+/// statement longer than one TLS record (registrations sent together, with
+/// their emails) leaves in more than one write; with Nagle's algorithm on,
+/// the last waited for the database's delayed acknowledgement, about 40 ms
+/// a statement. Every TCP socket of this process whose peer is the
+/// database's port is looked at.
+#[actix_web::test]
+async fn connections_to_postgres_do_not_wait_to_send() {
+    use std::{mem::ManuallyDrop, net::TcpStream, os::fd::FromRawFd};
+    let app = spawn_app().await;
+    if !app.is_postgres() {
+        return;
+    }
+    app.count("events").await;
+    let url = &app.state.settings.database.url;
+    let authority = url.split("://").nth(1).unwrap_or_default();
+    let authority = authority.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let port: u16 = match host_port.rsplit_once(':') {
+        Some((_, port)) => port.parse().expect("a port"),
+        None => 5432,
+    };
+    let mut looked_at = 0;
+    for entry in std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd") {
+        let Some(fd) = entry
+            .ok()
+            .and_then(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // Borrowed, never closed here: ManuallyDrop keeps the descriptor.
+        let socket = ManuallyDrop::new(unsafe { TcpStream::from_raw_fd(fd) });
+        let Ok(peer) = socket.peer_addr() else {
+            continue; // not a connected TCP socket
+        };
+        if peer.port() != port {
+            continue;
+        }
+        looked_at += 1;
+        assert!(
+            socket.nodelay().expect("TCP_NODELAY readable"),
+            "the connection to {peer} (descriptor {fd}) holds small writes back"
+        );
+    }
+    assert!(looked_at > 0, "no connection to port {port} found");
+}
