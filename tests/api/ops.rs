@@ -334,13 +334,8 @@ async fn connections_to_postgres_do_not_wait_to_send() {
     }
     app.count("events").await;
     let url = &app.state.settings.database.url;
-    let authority = url.split("://").nth(1).unwrap_or_default();
-    let authority = authority.split(['/', '?']).next().unwrap_or_default();
-    let host_port = authority.rsplit('@').next().unwrap_or_default();
-    let port: u16 = match host_port.rsplit_once(':') {
-        Some((_, port)) => port.parse().expect("a port"),
-        None => 5432,
-    };
+    let options: sea_orm::sqlx::postgres::PgConnectOptions = url.parse().expect("the database URL");
+    let port = options.get_port();
     let sockets = database_sockets(port);
     assert!(!sockets.is_empty(), "no connection to port {port} found");
     let held_back: Vec<_> = sockets.into_iter().filter(|s| !s.nodelay).collect();
