@@ -7,7 +7,6 @@ pub mod backoff;
 pub mod clock;
 pub mod custom;
 pub mod deliverer;
-mod gather;
 pub mod kinds;
 pub mod lease;
 pub mod mailings;
