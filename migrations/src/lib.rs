@@ -20,6 +20,7 @@ mod m20261127_181000_add_checkin_thanks_pending;
 mod m20261127_190000_checkins_without_hot_parent_locks;
 mod m20261206_120000_checkins_keyed_by_their_registration;
 mod m20261207_120000_thanks_queue_and_roomy_outbox;
+mod m20261207_200000_outbox_bodies_in_lz4;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_190000_checkins_without_hot_parent_locks::Migration),
             Box::new(m20261206_120000_checkins_keyed_by_their_registration::Migration),
             Box::new(m20261207_120000_thanks_queue_and_roomy_outbox::Migration),
+            Box::new(m20261207_200000_outbox_bodies_in_lz4::Migration),
         ]
     }
 }

@@ -318,6 +318,51 @@ async fn a_check_in_row_must_name_its_registrations_event_and_student() {
         .expect("the registration's own event and student");
 }
 
+/// On PostgreSQL the bodies of emails and webhook deliveries are stored
+/// compressed with LZ4, not `pglz`: a registration's email is a few
+/// kilobytes, compressed when it is written and decompressed when it is
+/// sent, and `pglz` cost more CPU than any other function of the
+/// database's in a profile of registrations.
+#[actix_web::test]
+async fn outbox_bodies_are_compressed_with_lz4() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let app = spawn_app().await;
+    if !app.is_postgres() {
+        return;
+    }
+    let columns = app
+        .db()
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT attrelid::regclass::text || '.' || attname AS name, \
+                    attcompression::text AS method \
+             FROM pg_attribute \
+             WHERE attrelid IN ('notifications'::regclass, 'webhook_deliveries'::regclass) \
+               AND attname IN ('text_body', 'html_body', 'attachments', 'payload') \
+             ORDER BY 1",
+        ))
+        .await
+        .expect("the columns");
+    let methods: Vec<(String, String)> = columns
+        .iter()
+        .map(|row| {
+            let name: String = row.try_get("", "name").expect("name");
+            let method: String = row.try_get("", "method").expect("method");
+            (name, method)
+        })
+        .collect();
+    let lz4 = |name: &str| (name.to_string(), "l".to_string());
+    assert_eq!(
+        methods,
+        vec![
+            lz4("notifications.attachments"),
+            lz4("notifications.html_body"),
+            lz4("notifications.text_body"),
+            lz4("webhook_deliveries.payload"),
+        ]
+    );
+}
+
 /// Connections to PostgreSQL send each write at once (`TCP_NODELAY`). A
 /// statement longer than one TLS record (registrations sent together, with
 /// their emails) leaves in more than one write; with Nagle's algorithm on,
