@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod clock;
 pub mod custom;
 pub mod deliverer;
+mod gather;
 pub mod kinds;
 pub mod lease;
 pub mod mailings;

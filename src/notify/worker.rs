@@ -23,12 +23,12 @@
 //! replaced by a note, so no usable secret stays at rest in the outbox.
 
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
+    collections::{BTreeMap, HashMap},
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use futures_util::future::join_all;
+use futures_util::{StreamExt, stream};
 
 use chrono::TimeDelta;
 use sea_orm::{
@@ -42,6 +42,7 @@ use super::{
     backoff::backoff_after,
     clock::Clock,
     deliverer::Deliverer,
+    gather::Gathered,
     lease::{claim, release, released, unheld, unleasing},
     schedule::Scheduler,
     templates, thanks,
@@ -67,6 +68,8 @@ pub struct Worker {
     deliverer: Option<Deliverer>,
     /// Writes the thank-you emails of new check-ins.
     thanks: Option<Arc<Settings>>,
+    /// Emails handed over, their `sent` written together.
+    sent: Gathered<Sent>,
     /// Turns true when the process is asked to stop.
     stop: watch::Receiver<bool>,
     /// Keeps `stop` open for a worker nobody will stop.
@@ -84,6 +87,7 @@ impl Worker {
             scheduler: None,
             deliverer: None,
             thanks: None,
+            sent: Gathered::default(),
             stop,
             _unstoppable: Some(keep),
         })
@@ -178,13 +182,10 @@ impl Worker {
 
     /// Sends one batch of due emails; returns how many were claimed.
     ///
-    /// The emails go in waves: the next email of each of up to
-    /// [`SENDING_AT_ONCE`] recipients is handed to the mail server at once,
-    /// and the wave's outcomes are written (the sent ones in one statement)
-    /// before the next wave starts. So one person's emails go one after the
-    /// other, in the order they were queued (a confirmation never arrives
-    /// after the reminder it precedes), and a worker killed with `-9` sends
-    /// again at most the one wave it was handing over.
+    /// Emails to different people go out at once (up to [`SENDING_AT_ONCE`]);
+    /// one person's emails go one after the other, in the order they were
+    /// queued, so a confirmation never arrives after the reminder it
+    /// precedes.
     pub async fn run_once(&self) -> Result<usize, DbErr> {
         let lease = TimeDelta::seconds(self.settings.lease_secs as i64);
         // Before the claim, so never later than the lease's own start.
@@ -199,22 +200,19 @@ impl Worker {
                 .checked_sub(timeout * 2)
                 .unwrap_or(claiming),
         };
-        let mut queues: Vec<VecDeque<notifications::Model>> =
-            by_recipient(rows).map(VecDeque::from).collect();
+        let outcomes: Vec<Result<Vec<Uuid>, DbErr>> =
+            stream::iter(by_recipient(rows).map(|queue| self.send_in_order(queue, &held)))
+                .buffer_unordered(SENDING_AT_ONCE)
+                .collect()
+                .await;
+        let mut unsent = Vec::new();
         let mut failed = None;
-        while !queues.is_empty() && !self.stopping() {
-            let wave: Vec<notifications::Model> = queues
-                .iter_mut()
-                .take(SENDING_AT_ONCE)
-                .filter_map(VecDeque::pop_front)
-                .collect();
-            queues.retain(|queue| !queue.is_empty());
-            if let Err(e) = self.send_wave(wave, &held).await {
-                failed = Some(e);
-                break;
+        for outcome in outcomes {
+            match outcome {
+                Ok(ids) => unsent.extend(ids),
+                Err(e) => failed = Some(e),
             }
         }
-        let unsent: Vec<Uuid> = queues.iter().flatten().map(|row| row.id).collect();
         if !unsent.is_empty() {
             release::<notifications::Entity>(&self.db, unsent, token).await?;
         }
@@ -224,64 +222,59 @@ impl Worker {
         }
     }
 
-    /// Hands `wave` (one email per recipient) to the mail server at once,
-    /// then records each outcome under the claim's token, or the token of
-    /// the lease renewed for a send that starts late in the claim's lease.
-    /// The sent ones are written together; a refusal alone, with its error
-    /// and next try.
-    async fn send_wave(
+    /// Sends one person's emails in order; the ids of those not tried
+    /// because the worker is stopping.
+    async fn send_in_order(
         &self,
-        wave: Vec<notifications::Model>,
+        queue: Vec<notifications::Model>,
         held: &Claimed,
-    ) -> Result<(), DbErr> {
-        let sends = wave.iter().map(|row| async move {
+    ) -> Result<Vec<Uuid>, DbErr> {
+        for (i, row) in queue.iter().enumerate() {
+            if self.stopping() {
+                return Ok(queue[i..].iter().map(|r| r.id).collect());
+            }
             let token = if Instant::now() < held.renew_after {
                 held.token
             } else if let Some(renewed) = renew(&self.db, row.id, held.token, held.lease).await? {
                 renewed
             } else {
                 tracing::info!(id = %row.id, "mail taken over by another worker; skipped");
-                return Ok(None);
+                continue;
             };
             let outcome = self.transport.send(&self.settings.from, row).await;
-            Ok::<_, DbErr>(Some((token, outcome)))
-        });
-        let outcomes = join_all(sends).await;
-        let mut sent = Vec::new();
-        let mut failed = None;
-        for (row, outcome) in wave.iter().zip(outcomes) {
-            match outcome {
-                Ok(Some((token, Ok(())))) => {
-                    tracing::info!(id = %row.id, kind = %row.kind, "mail sent");
-                    sent.push(Sent {
-                        id: row.id,
-                        token,
-                        secret: templates::carries_secret(&row.kind),
-                    });
-                }
-                Ok(Some((token, Err(error)))) => {
-                    if let Err(e) = self.record_refusal(row, token, error).await {
-                        failed = Some(e);
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => failed = Some(e),
-            }
+            self.record(row, token, outcome).await?;
         }
-        record_sent(&self.db, sent).await?;
-        failed.map_or(Ok(()), Err)
+        Ok(Vec::new())
     }
 
-    /// Records a refused send under the claim's `token`: another try after
-    /// the backoff, or `failed` once the tries are used up.
-    async fn record_refusal(
+    /// Records one send's outcome under the claim's `token`; the sender
+    /// goes on once it is written. Sent emails are written together with
+    /// those handed over at the same moment ([`Gathered`]); a refusal alone,
+    /// with its error and next try.
+    async fn record(
         &self,
         row: &notifications::Model,
         token: Uuid,
-        error: String,
+        outcome: Result<(), String>,
     ) -> Result<(), DbErr> {
         use notifications::Column as C;
         let secret = templates::carries_secret(&row.kind);
+        let error = match outcome {
+            Ok(()) => {
+                tracing::info!(id = %row.id, kind = %row.kind, "mail sent");
+                let sent = Sent {
+                    id: row.id,
+                    token,
+                    secret,
+                };
+                return self
+                    .sent
+                    .write(sent, |sent| record_sent(&self.db, sent))
+                    .await
+                    .map_err(DbErr::Custom);
+            }
+            Err(error) => error,
+        };
         let now = db::now();
         let attempts = row.attempts + 1;
         let final_try = attempts >= self.settings.max_attempts;
@@ -323,7 +316,7 @@ struct Sent {
 /// Marks emails sent: one statement per lease token (a batch has one,
 /// plus one per lease renewed) and kind of body (those that carried a
 /// secret lose it), each on the condition that its token still holds.
-async fn record_sent(db_conn: &DatabaseConnection, sent: Vec<Sent>) -> Result<(), DbErr> {
+async fn record_sent(db_conn: &DatabaseConnection, sent: Vec<Sent>) -> Result<(), String> {
     use notifications::Column as C;
     let now = db::now();
     let mut groups: BTreeMap<(Uuid, bool), Vec<Uuid>> = BTreeMap::new();
@@ -343,7 +336,7 @@ async fn record_sent(db_conn: &DatabaseConnection, sent: Vec<Sent>) -> Result<()
         if secret {
             update = redact(update);
         }
-        let recorded = update.exec(db_conn).await?;
+        let recorded = update.exec(db_conn).await.map_err(|e| e.to_string())?;
         if (recorded.rows_affected as usize) < count {
             tracing::warn!(
                 unrecorded = count - recorded.rows_affected as usize,
