@@ -4,8 +4,8 @@
 //!
 //! A registration's email (text, HTML and a calendar entry) is a few
 //! kilobytes, so each one is compressed when it is written and again
-//! decompressed when the worker reads it; `pglz_compress` was the busiest
-//! single function of PostgreSQL's in a profile of registrations. LZ4 does
+//! decompressed when the worker reads it; `pglz_compress` was among the
+//! busiest of PostgreSQL's functions in a profile of registrations. LZ4 does
 //! the same work several times faster. Only values written from now on are
 //! compressed this way; those already stored are read as they are.
 

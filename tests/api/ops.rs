@@ -321,8 +321,8 @@ async fn a_check_in_row_must_name_its_registrations_event_and_student() {
 /// On PostgreSQL the bodies of emails and webhook deliveries are stored
 /// compressed with LZ4, not `pglz`: a registration's email is a few
 /// kilobytes, compressed when it is written and decompressed when it is
-/// sent, and `pglz` cost more CPU than any other function of the
-/// database's in a profile of registrations.
+/// sent, and `pglz` was among the database's busiest functions in a
+/// profile of registrations.
 #[actix_web::test]
 async fn outbox_bodies_are_compressed_with_lz4() {
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
