@@ -294,7 +294,7 @@ phase "signup burst" signups distinct "$SIGNUP_SECS"
 echo "after the phases: $(rss_now)"
 # How many requests each batched statement carried (PostgreSQL), from /metrics.
 curl -sf "http://127.0.0.1:$PORT/metrics" | awk '
-  /^(checkin_scan|registration)_statement_rows_(sum|count) / { split($1, n, "_rows_"); v[n[1] " " n[2]] = $2 }
+  /^(checkin_scan|registration|waitlist)_statement_rows_(sum|count) / { split($1, n, "_rows_"); v[n[1] " " n[2]] = $2 }
   END { for (k in v) if (k ~ / count$/ && v[k] > 0) { b = substr(k, 1, length(k) - 6);
         printf "%s: %d statements, %.1f rows a statement\n", b, v[k], v[b " sum"] / v[k] } }'
 

@@ -18,28 +18,127 @@
 //!
 //! Rows that meet on the same locks (registrations for one event) go in
 //! [`Lanes`]: a key always takes the same lane, one statement at a time.
+//!
+//! A row is a JSON object for one statement; other kinds of rows ([`Rows`])
+//! bring their own way of sending, e.g. a transaction whose rows are
+//! finished once a first statement has run.
 
 use std::sync::{Arc, Mutex};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement, TransactionTrait,
+};
 use serde_json::{Map, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
+/// Rows that are sent together.
+pub trait Rows: Send + Sized + 'static {
+    /// What the rows are sent with: the same at every call on one
+    /// [`Batches`].
+    type Sql: Copy + Send + Sync + 'static;
+
+    /// Sends `rows` with `sql` and gives the result rows, each naming by
+    /// its `ord` (an `int`) the index in `rows` of the row it answers. An
+    /// error means nothing was written.
+    fn send(
+        db: &DatabaseConnection,
+        sql: Self::Sql,
+        rows: Vec<Self>,
+    ) -> impl Future<Output = Result<Vec<QueryResult>, DbErr>> + Send;
+}
+
+/// A row of one PostgreSQL statement: the statement's `$1` is the JSON
+/// array of the rows, each with its index added as `ord`.
+impl Rows for Map<String, Value> {
+    type Sql = &'static str;
+
+    async fn send(
+        db: &DatabaseConnection,
+        sql: &'static str,
+        rows: Vec<Self>,
+    ) -> Result<Vec<QueryResult>, DbErr> {
+        db.query_all_raw(statement(sql, rows.into_iter().enumerate()))
+            .await
+    }
+}
+
+/// A row finished once a first statement has run: both statements run in
+/// one transaction, so what the first one locks and decides for each row
+/// (a waitlist position, say) holds while the second writes the rows.
+pub struct Staged {
+    /// This row in the first statement.
+    pub first: Map<String, Value>,
+    /// This row in the second statement, from its result row of the first;
+    /// a row the first statement gives no result row goes no further.
+    pub then: Then,
+}
+
+/// How a [`Staged`] row is finished from its result row of the first
+/// statement.
+pub type Then = Box<dyn FnOnce(&QueryResult) -> Result<Map<String, Value>, DbErr> + Send>;
+
+/// The first statement and the second, each with its rows' JSON array as
+/// `$1` (as for a row of one statement).
+impl Rows for Staged {
+    type Sql = (&'static str, &'static str);
+
+    async fn send(
+        db: &DatabaseConnection,
+        (first, then): Self::Sql,
+        rows: Vec<Self>,
+    ) -> Result<Vec<QueryResult>, DbErr> {
+        let (firsts, mut thens): (Vec<_>, Vec<_>) =
+            rows.into_iter().map(|r| (r.first, Some(r.then))).unzip();
+        let txn = db.begin().await?;
+        let decided = txn
+            .query_all_raw(statement(first, firsts.into_iter().enumerate()))
+            .await?;
+        let mut finished = Vec::with_capacity(decided.len());
+        for result in decided {
+            let ord = usize::try_from(result.try_get::<i32>("", "ord")?);
+            let Ok(ord) = ord else { continue };
+            if let Some(then) = thens.get_mut(ord).and_then(Option::take) {
+                finished.push((ord, then(&result)?));
+            }
+        }
+        if finished.is_empty() {
+            return Ok(Vec::new()); // the transaction rolls back as it drops
+        }
+        let results = txn.query_all_raw(statement(then, finished)).await?;
+        txn.commit().await?;
+        Ok(results)
+    }
+}
+
+/// `sql` with `rows` as its `$1`, a JSON array, each row with its index in
+/// the batch added as `ord`.
+pub fn statement(
+    sql: &str,
+    rows: impl IntoIterator<Item = (usize, Map<String, Value>)>,
+) -> Statement {
+    let rows = rows.into_iter().map(|(ord, mut row)| {
+        row.insert("ord".into(), ord.into());
+        Value::Object(row)
+    });
+    let rows = Value::Array(rows.collect()).to_string();
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, [rows.into()])
+}
+
 /// One statement's rows in waiting, and the runners that send them.
-pub struct Batches {
-    waiting: Mutex<Vec<Waiting>>,
+pub struct Batches<R = Map<String, Value>> {
+    waiting: Mutex<Vec<Waiting<R>>>,
     runners: Arc<Semaphore>,
     most: usize,
     /// Told the number of rows of each statement sent.
     sent: Box<dyn Fn(usize) + Send + Sync>,
 }
 
-struct Waiting {
-    row: Map<String, Value>,
+struct Waiting<R> {
+    row: R,
     reply: oneshot::Sender<Option<QueryResult>>,
 }
 
-impl Batches {
+impl<R: Rows> Batches<R> {
     /// At most `runners` statements at once (each holds a connection of the
     /// pool while it runs), each with at most `most` rows; `sent` is told
     /// how many rows each statement carried.
@@ -63,8 +162,8 @@ impl Batches {
     pub async fn run(
         self: &Arc<Self>,
         db: &DatabaseConnection,
-        sql: &'static str,
-        row: Map<String, Value>,
+        sql: R::Sql,
+        row: R,
     ) -> Option<QueryResult> {
         let (reply, answer) = oneshot::channel();
         self.lock().push(Waiting { row, reply });
@@ -74,7 +173,7 @@ impl Batches {
         answer.await.ok().flatten()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Waiting<R>>> {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -85,11 +184,11 @@ impl Batches {
     async fn drain(
         self: Arc<Self>,
         db: DatabaseConnection,
-        sql: &'static str,
+        sql: R::Sql,
         mut place: OwnedSemaphorePermit,
     ) {
         loop {
-            let batch: Vec<Waiting> = {
+            let batch: Vec<Waiting<R>> = {
                 let mut waiting = self.lock();
                 let n = waiting.len().min(self.most);
                 waiting.drain(..n).collect()
@@ -116,9 +215,9 @@ impl Batches {
 /// process never hold or wait for that key's locks at once, and the rows
 /// that wait while one runs all go in its lane's next statement. Keys of
 /// other lanes go meanwhile.
-pub struct Lanes(Vec<Arc<Batches>>);
+pub struct Lanes<R = Map<String, Value>>(Vec<Arc<Batches<R>>>);
 
-impl Lanes {
+impl<R: Rows> Lanes<R> {
     /// `lanes` lanes (at least one), each with at most `most` rows a
     /// statement; `sent` is told how many rows each statement carried.
     pub fn new(lanes: usize, most: usize, sent: impl Fn(usize) + Send + Sync + 'static) -> Self {
@@ -135,31 +234,20 @@ impl Lanes {
         &self,
         key: uuid::Uuid,
         db: &DatabaseConnection,
-        sql: &'static str,
-        row: Map<String, Value>,
+        sql: R::Sql,
+        row: R,
     ) -> Option<QueryResult> {
         let lane = (key.as_u128() % self.0.len() as u128) as usize;
         self.0[lane].run(db, sql, row).await
     }
 }
 
-async fn send(db: &DatabaseConnection, sql: &'static str, batch: Vec<Waiting>) {
-    let mut replies = Vec::with_capacity(batch.len());
-    let rows: Vec<Value> = batch
+async fn send<R: Rows>(db: &DatabaseConnection, sql: R::Sql, batch: Vec<Waiting<R>>) {
+    let (rows, mut replies): (Vec<R>, Vec<_>) = batch
         .into_iter()
-        .enumerate()
-        .map(|(ord, Waiting { mut row, reply })| {
-            row.insert("ord".into(), ord.into());
-            replies.push(Some(reply));
-            Value::Object(row)
-        })
-        .collect();
-    let statement = Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        [Value::Array(rows).to_string().into()],
-    );
-    match db.query_all_raw(statement).await {
+        .map(|Waiting { row, reply }| (row, Some(reply)))
+        .unzip();
+    match R::send(db, sql, rows).await {
         Ok(results) => {
             for result in results {
                 let ord = result.try_get::<i32>("", "ord").ok();

@@ -13,11 +13,14 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::{
-    batch::{Batches, Lanes},
+    batch::{Batches, Lanes, Staged},
     config::Settings,
     db,
     http::{
-        callers::Callers, gate::Gate, metrics::Metrics, ratelimit::RateLimiter,
+        callers::Callers,
+        gate::Gate,
+        metrics::{Batched, Metrics},
+        ratelimit::RateLimiter,
         streams::StreamSlots,
     },
     tokens::JwtKeys,
@@ -53,6 +56,9 @@ pub struct AppState {
     /// First places at events waiting to go to PostgreSQL together, in a
     /// lane per event.
     pub registrations: Lanes,
+    /// Waitlist places at full events waiting to go to PostgreSQL
+    /// together, in a lane per event.
+    pub waitlists: Lanes<Staged>,
     /// Every migration this binary knows is applied: found once by
     /// `/readyz`, then remembered (the schema does not go back).
     pub migrated: AtomicBool,
@@ -131,7 +137,7 @@ impl AppState {
                 settings.database.scans_per_statement as usize,
                 {
                     let metrics = metrics.clone();
-                    move |rows| metrics.scan_statement(rows)
+                    move |rows| metrics.batched(Batched::Scans, rows)
                 },
             ),
             registrations: Lanes::new(
@@ -139,7 +145,15 @@ impl AppState {
                 settings.database.registrations_per_statement as usize,
                 {
                     let metrics = metrics.clone();
-                    move |rows| metrics.registration_statement(rows)
+                    move |rows| metrics.batched(Batched::Registrations, rows)
+                },
+            ),
+            waitlists: Lanes::new(
+                half_the_pool(&settings, settings.database.registration_statements),
+                settings.database.registrations_per_statement as usize,
+                {
+                    let metrics = metrics.clone();
+                    move |rows| metrics.batched(Batched::Waitlists, rows)
                 },
             ),
             migrated: AtomicBool::new(false),

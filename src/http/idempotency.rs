@@ -97,7 +97,7 @@ where
 /// Stores the answer to a claimed key in the transaction of the work, so
 /// the answer commits exactly when the work does. Without a key it does
 /// nothing.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Recorder(Option<Uuid>);
 
 impl Recorder {

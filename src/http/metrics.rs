@@ -38,6 +38,18 @@ pub struct Metrics {
     scans: IntCounterVec,
     scan_rows: HistogramVec,
     registration_rows: HistogramVec,
+    waitlist_rows: HistogramVec,
+}
+
+/// The statements that carry the rows of requests that arrive together.
+#[derive(Debug, Clone, Copy)]
+pub enum Batched {
+    /// Scans at the door.
+    Scans,
+    /// First places at events with seats left.
+    Registrations,
+    /// Places on full events' waitlists.
+    Waitlists,
 }
 
 impl Default for Metrics {
@@ -75,8 +87,12 @@ impl Default for Metrics {
             "registration_statement_rows",
             "First places at events written together by one statement (PostgreSQL).",
         );
+        let waitlist_rows = rows_per_statement(
+            "waitlist_statement_rows",
+            "Places on full events' waitlists taken together by one transaction (PostgreSQL).",
+        );
         let registry = Registry::new();
-        for histogram in [&scan_rows, &registration_rows] {
+        for histogram in [&scan_rows, &registration_rows, &waitlist_rows] {
             registry
                 .register(Box::new(histogram.clone()))
                 .expect("registered once");
@@ -96,6 +112,7 @@ impl Default for Metrics {
             scans,
             scan_rows,
             registration_rows,
+            waitlist_rows,
         }
     }
 }
@@ -129,16 +146,14 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Counts a statement that sent `rows` scans together.
-    pub fn scan_statement(&self, rows: usize) {
-        self.scan_rows
-            .with_label_values::<&str>(&[])
-            .observe(rows as f64);
-    }
-
-    /// Counts a statement that wrote `rows` registrations together.
-    pub fn registration_statement(&self, rows: usize) {
-        self.registration_rows
+    /// Counts a statement of `kind` that carried `rows` requests together.
+    pub fn batched(&self, kind: Batched, rows: usize) {
+        let histogram = match kind {
+            Batched::Scans => &self.scan_rows,
+            Batched::Registrations => &self.registration_rows,
+            Batched::Waitlists => &self.waitlist_rows,
+        };
+        histogram
             .with_label_values::<&str>(&[])
             .observe(rows as f64);
     }

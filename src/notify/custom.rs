@@ -175,6 +175,7 @@ pub async fn find_for<C: ConnectionTrait>(
 /// How one kind of email of one event is worded: the organisers' template
 /// if there is one, else the built-in wording. Loaded once for a batch of
 /// emails.
+#[derive(Clone)]
 pub struct Wording {
     kind: TemplateKind,
     template: Option<mail_templates::Model>,

@@ -26,7 +26,8 @@
 //! the event is published. Otherwise, and when fewer seats are left than
 //! registrations wait for them, that event's registrations take nothing and
 //! find no answer here: they go the general way in `register`, which has
-//! the words for every other case (the waitlist, a refusal). So does a
+//! the words for every other case (the last seats and the first waitlist
+//! places, a refusal). So does a
 //! student's second request in the same statement, and every registration
 //! of a statement that failed (and so wrote nothing), e.g. because a twin
 //! request of another statement registered the student first.
@@ -34,42 +35,127 @@
 use serde_json::json;
 
 use super::{
-    place::{BeforeTheLock, Place},
+    place::{BeforeTheLock, Place, email},
     types::RegistrationView,
 };
 use crate::{
     audit,
-    entities::registrations,
+    config::Settings,
+    entities::{events, registrations},
     http::{
-        ApiError,
+        ApiError, Caller,
         idempotency::{self, Recorder},
     },
     notify::{
+        custom::Wording,
         outbox,
         webhooks::{self, WebhookEvent},
     },
 };
 
-/// The registrations' statement; `$1` is the JSON array of their rows
-/// (see [`register`] for each row's fields, [`crate::batch`] for `ord`).
-fn statement() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| {
-        let event = WebhookEvent::RegistrationCreated.as_str();
-        let hooks =
-            webhooks::deliveries_sql("ok", &format!("'{event}'::text"), "ok.hook", "ok.now");
-        let mail = outbox::insert_each_sql("ok", "ok.now");
-        let answer = idempotency::store_each_sql("ok");
-        let logged = audit::record_each_within("logged", "ok", "ok.a_id", None, None);
-        format!(
-            r#"
-WITH b AS MATERIALIZED (
-    SELECT * FROM json_to_recordset($1::json) AS b(
-        ord int, event_id uuid, seen timestamptz, id uuid, user_id uuid, ticket_code text,
-        referrer_id uuid, now timestamptz, hook text, a_id uuid,
-        {mail_fields}, {answer_fields}, {audit_fields})
-), one AS MATERIALIZED (
-    -- A student's twin request in the same statement goes the general way.
+/// A registration's row for the registrations' statements, under the
+/// names they declare ([`declared`]).
+pub(super) struct Row<'a> {
+    pub settings: &'a Settings,
+    pub caller: &'a Caller,
+    pub wording: &'a Wording,
+    /// The event as it was read.
+    pub seen: &'a events::Model,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+impl Row<'_> {
+    /// `registration`'s row (its email, webhook body, answer and audit row
+    /// with it), and the answer.
+    pub fn of(
+        &self,
+        registration: registrations::Model,
+        recorder: &Recorder,
+        mut audit: audit::Entry,
+    ) -> Result<(serde_json::Map<String, serde_json::Value>, RegistrationView), ApiError> {
+        let (mail, attachments) = email(
+            self.settings,
+            self.caller,
+            self.wording,
+            self.seen,
+            &registration,
+        );
+        let hook = webhooks::payload(
+            WebhookEvent::RegistrationCreated,
+            webhooks::registration_data(&registration),
+            self.now,
+        );
+        let serde_json::Value::Object(mut row) = json!({
+            "event_id": registration.event_id,
+            "seen": self.seen.updated_at,
+            "id": registration.id,
+            "user_id": registration.user_id,
+            "ticket_code": registration.ticket_code,
+            "referrer_id": registration.referrer_id,
+            "status": registration.status,
+            "position": registration.waitlist_position,
+            "confirmed_at": registration.confirmed_at,
+            "now": self.now,
+            "hook": hook,
+            "a_id": uuid::Uuid::now_v7(),
+        }) else {
+            unreachable!("an object")
+        };
+        outbox::fields(&self.caller.email, mail, attachments, &mut row)?;
+        audit.target_id = Some(registration.id);
+        audit::fields(audit, &mut row);
+        let view = RegistrationView::new(registration, true);
+        recorder.fields(201, &view, &mut row)?;
+        Ok((row, view))
+    }
+}
+
+/// The columns of the rows of the registrations' statements, as
+/// `json_to_recordset` declares them.
+pub(super) fn declared() -> String {
+    format!(
+        "ord int, event_id uuid, seen timestamptz, id uuid, user_id uuid, ticket_code text, \
+         referrer_id uuid, status text, position int, confirmed_at timestamptz, now timestamptz, \
+         hook text, a_id uuid, {mail}, {answer}, {audit}",
+        mail = outbox::FIELDS,
+        answer = idempotency::FIELDS,
+        audit = audit::FIELDS,
+    )
+}
+
+/// The CTEs that write, for each row of `source` (a CTE named earlier,
+/// with the columns of [`declared`]), its registration, email, webhook
+/// deliveries, answer and audit row.
+pub(super) fn writes(source: &str) -> String {
+    let event = WebhookEvent::RegistrationCreated.as_str();
+    let hooks = webhooks::deliveries_sql(
+        source,
+        &format!("'{event}'::text"),
+        &format!("{source}.hook"),
+        &format!("{source}.now"),
+    );
+    let mail = outbox::insert_each_sql(source, &format!("{source}.now"));
+    let answer = idempotency::store_each_sql(source);
+    let id = format!("{source}.a_id");
+    let logged = audit::record_each_within("logged", source, &id, None, None);
+    format!(
+        "reg AS (
+    INSERT INTO registrations (id, event_id, user_id, status, waitlist_position, ticket_code,
+                               referrer_id, confirmed_at, created_at, updated_at)
+    SELECT id, event_id, user_id, status, position, ticket_code, referrer_id, confirmed_at,
+           now, now
+    FROM {source}
+), mail AS ({mail}), hooks AS ({hooks}), answer AS ({answer}), {logged}"
+    )
+}
+
+/// The CTEs that lock, in the order of their ids, the events of the rows
+/// of `b` (a CTE named earlier, with `ord`, `event_id`, `user_id` and
+/// `seen`, the event's `updated_at` as read): `one`, a row for each student
+/// and event (a student's twin request in the same statement goes the
+/// general way); `want`, the rows of each event and whether they all saw
+/// the same row (`seen = seen_too`); `locked`, the events locked.
+pub(super) const LOCKING: &str = "one AS MATERIALIZED (
     SELECT DISTINCT ON (event_id, user_id) * FROM b ORDER BY event_id, user_id, ord
 ), want AS MATERIALIZED (
     SELECT event_id, count(*)::int AS n, min(seen) AS seen, max(seen) AS seen_too
@@ -79,7 +165,18 @@ WITH b AS MATERIALIZED (
     -- JSON, would read every event to join them.
     SELECT e.id FROM events e WHERE e.id = ANY (ARRAY(SELECT event_id FROM want))
     ORDER BY e.id FOR NO KEY UPDATE OF e
-), seat AS (
+)";
+
+/// The registrations' statement; `$1` is the JSON array of their rows
+/// (see [`Row`], [`crate::batch`] for `ord`).
+fn statement() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            r#"
+WITH b AS MATERIALIZED (
+    SELECT * FROM json_to_recordset($1::json) AS b({declared})
+), {locking}, seat AS (
     UPDATE events e SET confirmed_count = e.confirmed_count + want.n
     FROM want
     WHERE e.id = want.event_id AND e.id IN (SELECT id FROM locked)
@@ -88,16 +185,12 @@ WITH b AS MATERIALIZED (
     RETURNING e.id
 ), ok AS MATERIALIZED (
     SELECT one.* FROM one JOIN seat ON seat.id = one.event_id
-), reg AS (
-    INSERT INTO registrations (id, event_id, user_id, status, ticket_code, referrer_id,
-                               confirmed_at, created_at, updated_at)
-    SELECT id, event_id, user_id, 'confirmed', ticket_code, referrer_id, now, now, now FROM ok
-), mail AS ({mail}), hooks AS ({hooks}), answer AS ({answer}), {logged}
+), {writes}
 SELECT ord FROM ok
 "#,
-            mail_fields = outbox::FIELDS,
-            answer_fields = idempotency::FIELDS,
-            audit_fields = audit::FIELDS,
+            declared = declared(),
+            locking = LOCKING,
+            writes = writes("ok"),
         )
     })
 }
@@ -108,34 +201,17 @@ pub(super) async fn register(
     place: &Place<'_>,
     before: &BeforeTheLock,
     recorder: &Recorder,
-    mut audit: audit::Entry,
+    audit: audit::Entry,
 ) -> Result<Option<RegistrationView>, ApiError> {
-    let seen = &before.seen;
     let registration = registrations::Model::try_from(place.new_registration(None))?;
-    let (mail, attachments) = place.email(&before.wording, seen, &registration);
-    let hook = webhooks::payload(
-        WebhookEvent::RegistrationCreated,
-        webhooks::registration_data(&registration),
-        place.now,
-    );
-    let serde_json::Value::Object(mut row) = json!({
-        "event_id": registration.event_id,
-        "seen": seen.updated_at,
-        "id": registration.id,
-        "user_id": registration.user_id,
-        "ticket_code": registration.ticket_code,
-        "referrer_id": registration.referrer_id,
-        "now": place.now,
-        "hook": hook,
-        "a_id": uuid::Uuid::now_v7(),
-    }) else {
-        unreachable!("an object")
+    let row = Row {
+        settings: &place.state.settings,
+        caller: place.caller,
+        wording: &before.wording,
+        seen: &before.seen,
+        now: place.now,
     };
-    outbox::fields(&place.caller.email, mail, attachments, &mut row)?;
-    audit.target_id = Some(registration.id);
-    audit::fields(audit, &mut row);
-    let view = RegistrationView::new(registration, true);
-    recorder.fields(201, &view, &mut row)?;
+    let (row, view) = row.of(registration, recorder, audit)?;
     let state = place.state;
     let written = state
         .registrations
@@ -172,6 +248,9 @@ mod tests {
             "user_id",
             "ticket_code",
             "referrer_id",
+            "status",
+            "position",
+            "confirmed_at",
             "now",
             "hook",
             "a_id",

@@ -11,3 +11,4 @@ pub mod routes;
 pub mod service;
 pub mod tickets;
 pub mod types;
+mod waitlist;

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::{tickets::new_ticket_code, types::*};
 use crate::{
+    config::Settings,
     entities::{
         events::{self, EventStatus},
         registrations::{self, RegistrationStatus},
@@ -79,40 +80,56 @@ impl Place<'_> {
         }
     }
 
-    /// The email that tells the student of `registration` at `event`:
-    /// the ticket and a calendar entry for a seat, the position for the
-    /// waitlist.
+    /// The email that tells the student of `registration` at `event`
+    /// (see [`email`]).
     pub fn email(
         &self,
         wording: &Wording,
         event: &events::Model,
         registration: &registrations::Model,
     ) -> (Rendered, Vec<Attachment>) {
-        let settings = &self.state.settings;
-        let student = Student {
-            full_name: &self.caller.full_name,
-            email: &self.caller.email,
-        };
-        let (extras, attachments) = match registration.waitlist_position {
-            None => (
-                Extras {
-                    ticket_code: registration.ticket_code.clone(),
-                    ..Extras::default()
-                },
-                vec![calendar(settings, event)],
-            ),
-            Some(position) => (
-                Extras {
-                    waitlist_position: position,
-                    ..Extras::default()
-                },
-                Vec::new(),
-            ),
-        };
-        let facts = facts(settings, event);
-        let mail = wording.render(student, &facts, &[], &extras);
-        (mail, attachments)
+        email(
+            &self.state.settings,
+            self.caller,
+            wording,
+            event,
+            registration,
+        )
     }
+}
+
+/// The email that tells `student` of `registration` at `event`: the ticket
+/// and a calendar entry for a seat, the position for the waitlist.
+pub(super) fn email(
+    settings: &Settings,
+    student: &Caller,
+    wording: &Wording,
+    event: &events::Model,
+    registration: &registrations::Model,
+) -> (Rendered, Vec<Attachment>) {
+    let (extras, attachments) = match registration.waitlist_position {
+        None => (
+            Extras {
+                ticket_code: registration.ticket_code.clone(),
+                ..Extras::default()
+            },
+            vec![calendar(settings, event)],
+        ),
+        Some(position) => (
+            Extras {
+                waitlist_position: position,
+                ..Extras::default()
+            },
+            Vec::new(),
+        ),
+    };
+    let facts = facts(settings, event);
+    let student = Student {
+        full_name: &student.full_name,
+        email: &student.email,
+    };
+    let mail = wording.render(student, &facts, &[], &extras);
+    (mail, attachments)
 }
 
 /// The `UPDATE` that takes a seat at `event_id` if one is left, and so

@@ -18,6 +18,7 @@ use super::{
         seat_taking,
     },
     types::*,
+    waitlist,
 };
 use crate::{
     audit, db,
@@ -68,7 +69,8 @@ async fn referrer(
 /// What does not need the event's lock is read first (see
 /// [`before_the_lock`]). On PostgreSQL a first place at an event with
 /// seats left then takes one statement, shared with the registrations
-/// beside it (see [`super::fast`]); otherwise
+/// beside it (see [`super::fast`]), and a first place on a full event's
+/// waitlist two in one transaction (see [`super::waitlist`]); otherwise
 /// the lock is taken by the statement that takes the seat (see
 /// [`take_seat`]), and held for the registration, its email and its
 /// webhook rows only. Every rule is checked again on the locked row, since
@@ -99,12 +101,17 @@ pub async fn register(
     // place with seats left needs no transaction of its own.
     let postgres = state.db.get_database_backend() == DbBackend::Postgres;
     let before = before_the_lock(&state.db, &place, !postgres).await?;
-    let fast = postgres
-        && before.existing.is_none()
-        && before.likely == TemplateKind::RegistrationConfirmed;
-    if fast && let Some(view) = fast::register(&place, &before, recorder, audit.clone()).await? {
-        state.changed(event_id);
-        return Ok(view);
+    if postgres && before.existing.is_none() {
+        let written = match before.likely {
+            TemplateKind::RegistrationConfirmed => {
+                fast::register(&place, &before, recorder, audit.clone()).await?
+            }
+            _ => waitlist::register(&place, &before, recorder, audit.clone()).await?,
+        };
+        if let Some(view) = written {
+            state.changed(event_id);
+            return Ok(view);
+        }
     }
     // Else, or the seats ran out or an organiser changed the event since
     // it was read: the general way, which checks everything again.

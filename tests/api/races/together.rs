@@ -281,3 +281,139 @@ async fn registrations_sent_together_each_get_their_own_answer() {
     assert_eq!(app.scalar(places).await, 16);
     some_statement_carried_several(&app, "registration_statement_rows").await;
 }
+
+/// Students who reach full events together, held back behind a lock on
+/// the registrations (PostgreSQL) so that they queue and go to the database
+/// together: seven for an event with waitlist places for all (one of them
+/// twice at once, one with an `Idempotency-Key`), four for an event with
+/// two places left. Each gets its own place and position, 1, 2, 3, … with
+/// no gap; the emails, webhook bodies and stored answers say the position
+/// the answer does; the twin and the students past the waitlist are
+/// refused; and at least one transaction carried several places.
+#[actix_web::test]
+async fn waitlist_places_sent_together_each_get_their_own_position() {
+    use nuancheng::entities::{notifications, webhook_deliveries};
+    use sea_orm::{ColumnTrait, QueryFilter};
+
+    let app = spawn_app_with(|s| s.webhooks.allow_private_targets = true).await;
+    let admin = app.admin().await;
+    let hook = json!({"url": "http://127.0.0.1:9/hooks", "secret": "a-shared-secret-0123456789",
+                      "event_types": ["registration.created"]});
+    let subscribed = app.post("/api/v1/webhooks", Some(&admin), &hook).await;
+    assert_eq!(subscribed.status.as_u16(), 201, "{}", subscribed.body);
+    let organiser = app.organiser().await;
+    let roomy = app
+        .published_event(&organiser, json!({"capacity": 2, "waitlist_limit": 8}))
+        .await;
+    let tight = app
+        .published_event(&organiser, json!({"capacity": 1, "waitlist_limit": 2}))
+        .await;
+    let mut students = Vec::new();
+    for _ in 0..14 {
+        students.push(app.student("master", 2027).await);
+    }
+    // The seats go first, one by one.
+    for (event, student) in [(&roomy, &students[0]), (&roomy, &students[1])] {
+        let seated = app.register(event, &student.token).await;
+        assert_eq!(seated.body["status"], "confirmed", "{}", seated.body);
+    }
+    let seated = app.register(&tight, &students[9].token).await;
+    assert_eq!(seated.body["status"], "confirmed", "{}", seated.body);
+
+    let keyed = |token: &str| {
+        let request = app
+            .client
+            .post(app.url(&format!("/api/v1/events/{roomy}/registrations")))
+            .bearer_auth(token)
+            .insert_header(("Idempotency-Key", "waitlist-together-1"));
+        async move { Reply::read(request.send().await.expect("an answer")).await }
+    };
+    let mut requests: Vec<std::pin::Pin<Box<dyn Future<Output = Reply> + '_>>> = Vec::new();
+    for student in &students[2..8] {
+        requests.push(Box::pin(app.register(&roomy, &student.token)));
+    }
+    requests.push(Box::pin(app.register(&roomy, &students[2].token)));
+    requests.push(Box::pin(keyed(&students[8].token)));
+    for student in &students[10..14] {
+        requests.push(Box::pin(app.register(&tight, &student.token)));
+    }
+    let replies = held_behind(&app, "registrations", join_all(requests)).await;
+
+    // The twins: one place, and the other answer shows it.
+    let twins = [&replies[0], &replies[6]];
+    let (placed, refused) = match twins[0].status.as_u16() {
+        201 => (twins[0], twins[1]),
+        _ => (twins[1], twins[0]),
+    };
+    refused.assert_problem(409, "already_registered");
+    assert_eq!(refused.body["existing"]["id"], placed.body["id"]);
+    let mut waiting: Vec<&Reply> = replies[1..6].iter().collect();
+    waiting.extend([placed, &replies[7]]);
+    for reply in &waiting {
+        assert_eq!(reply.status.as_u16(), 201, "{}", reply.body);
+        assert_eq!(reply.body["status"], "waitlisted", "{}", reply.body);
+        assert!(reply.body["ticket_code"].is_null(), "{}", reply.body);
+    }
+    let positions = |replies: &[&Reply]| {
+        let mut positions: Vec<i64> = replies
+            .iter()
+            .filter_map(|r| r.body["waitlist_position"].as_i64())
+            .collect();
+        positions.sort_unstable();
+        positions
+    };
+    assert_eq!(positions(&waiting), (1..=7).collect::<Vec<_>>());
+    let again = keyed(&students[8].token).await;
+    assert_eq!(again.status.as_u16(), 201, "{}", again.body);
+    assert_eq!(again.body, replies[7].body);
+
+    let tight_replies: Vec<&Reply> = replies[8..].iter().collect();
+    let (placed_tight, full): (Vec<&Reply>, Vec<&Reply>) = tight_replies
+        .into_iter()
+        .partition(|r| r.status.as_u16() == 201);
+    assert_eq!(positions(&placed_tight), vec![1, 2]);
+    assert_eq!(full.len(), 2, "{:?}", super::statuses(&replies[8..]));
+    for reply in full {
+        reply.assert_problem(422, "event_full");
+    }
+    assert_eq!(assert_invariants(&app, &roomy).await, (2, 7));
+    assert_eq!(assert_invariants(&app, &tight).await, (1, 2));
+
+    // What was written with each place says its position.
+    waiting.extend(placed_tight);
+    for reply in &waiting {
+        let id = reply.body["id"].as_str().expect("an id");
+        let position = reply.body["waitlist_position"]
+            .as_i64()
+            .expect("a position");
+        let place: uuid::Uuid = id.parse().unwrap();
+        let place = registrations::Entity::find_by_id(place).one(app.db()).await;
+        let place = place.unwrap().expect("the place");
+        assert_eq!(i64::from(place.waitlist_position.unwrap()), position);
+        let owner = students.iter().find(|s| s.id == place.user_id.to_string());
+        let owner = owner.expect("a student of the test");
+        let email = notifications::Entity::find()
+            .filter(notifications::Column::ToEmail.eq(owner.email.as_str()))
+            .filter(notifications::Column::Kind.eq("registration_waitlisted"))
+            .all(app.db())
+            .await
+            .expect("the emails");
+        assert_eq!(email.len(), 1, "{}'s waitlist emails", owner.email);
+        let says = format!("第 {position} 位");
+        assert!(email[0].text_body.contains(&says), "{}", email[0].text_body);
+        let hook = webhook_deliveries::Entity::find()
+            .filter(webhook_deliveries::Column::Payload.contains(id))
+            .all(app.db())
+            .await
+            .expect("the deliveries");
+        assert_eq!(hook.len(), 1, "{id}'s deliveries");
+        let payload: Value = serde_json::from_str(&hook[0].payload).expect("JSON");
+        assert_eq!(payload["data"]["waitlist_position"], position);
+        assert_eq!(payload["data"]["status"], "waitlisted");
+    }
+    assert_eq!(emails(&app, "registration_waitlisted").await, 9);
+    let places = "SELECT COUNT(DISTINCT a.target_id) FROM audit_log a \
+                  JOIN registrations r ON r.id = a.target_id WHERE a.status = 201";
+    assert_eq!(app.scalar(places).await, 3 + 9);
+    some_statement_carried_several(&app, "waitlist_statement_rows").await;
+}
