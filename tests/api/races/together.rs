@@ -417,3 +417,57 @@ async fn waitlist_places_sent_together_each_get_their_own_position() {
     assert_eq!(app.scalar(places).await, 3 + 9);
     some_statement_carried_several(&app, "waitlist_statement_rows").await;
 }
+
+/// A waitlist transaction that fails writes nothing, and each of its
+/// registrations goes the general way: on PostgreSQL a first student's
+/// place is held behind a lock on the registrations while the others queue
+/// behind it in the event's lane, one of them the same student again, so
+/// the next transaction meets that student's place at the unique index
+/// and fails as a whole. Everyone else still gets a place, the positions
+/// have no gap, and the counters match the rows.
+#[actix_web::test]
+async fn a_failed_waitlist_transaction_leaves_nothing_and_its_places_go_the_general_way() {
+    let app = spawn_app().await;
+    let organiser = app.organiser().await;
+    let event = app
+        .published_event(&organiser, json!({"capacity": 1, "waitlist_limit": 10}))
+        .await;
+    let mut students = Vec::new();
+    for _ in 0..7 {
+        students.push(app.student("master", 2027).await);
+    }
+    let seated = app.register(&event, &students[0].token).await;
+    assert_eq!(seated.body["status"], "confirmed", "{}", seated.body);
+
+    let first = app.register(&event, &students[1].token);
+    let rest = async {
+        // The first place is on its way (and held) before the others.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut rest = vec![app.register(&event, &students[1].token)];
+        rest.extend(students[2..].iter().map(|s| app.register(&event, &s.token)));
+        join_all(rest).await
+    };
+    let mut rest = held_behind(&app, "registrations", async {
+        let (first, rest) = tokio::join!(first, rest);
+        let mut all = vec![first];
+        all.extend(rest);
+        all
+    })
+    .await;
+    let first = rest.remove(0);
+
+    assert_eq!(first.status.as_u16(), 201, "{}", first.body);
+    rest[0].assert_problem(409, "already_registered");
+    assert_eq!(rest[0].body["existing"]["id"], first.body["id"]);
+    let mut positions = vec![first.body["waitlist_position"].as_i64()];
+    for reply in &rest[1..] {
+        assert_eq!(reply.status.as_u16(), 201, "{}", reply.body);
+        assert_eq!(reply.body["status"], "waitlisted", "{}", reply.body);
+        positions.push(reply.body["waitlist_position"].as_i64());
+    }
+    positions.sort_unstable();
+    assert_eq!(positions, (1..=6).map(Some).collect::<Vec<_>>());
+    assert_eq!(assert_invariants(&app, &event).await, (1, 6));
+    assert_eq!(emails(&app, "registration_waitlisted").await, 6);
+    some_statement_carried_several(&app, "waitlist_statement_rows").await;
+}
