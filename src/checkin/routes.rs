@@ -18,6 +18,7 @@ use crate::{
         audit::{self, Trail},
         auth::{authenticate, bearer},
         error::Problem,
+        metrics::Answered,
     },
     state::AppState,
 };
@@ -63,11 +64,11 @@ pub async fn check_in(
     let audit = audit::write_entry(&req, &state, &caller, 201, event_id);
     if let Some(scanned) = fast::scan(&state, &caller, event_id, &input, audit).await? {
         audit::recorded_within(&req);
-        state.metrics.scan_answered("one_statement");
+        state.metrics.answered(Answered::Scan, "one_statement");
         return Ok(respond(scanned));
     }
     let scanned = service::check_in(&state, &caller, event_id, input).await?;
-    state.metrics.scan_answered("general");
+    state.metrics.answered(Answered::Scan, "general");
     Ok(respond(scanned))
 }
 

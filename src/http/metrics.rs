@@ -36,9 +36,20 @@ pub struct Metrics {
     requests: IntCounterVec,
     durations: HistogramVec,
     scans: IntCounterVec,
+    registrations: IntCounterVec,
     scan_rows: HistogramVec,
     registration_rows: HistogramVec,
     waitlist_rows: HistogramVec,
+}
+
+/// The work whose requests are counted by the way they were answered.
+#[derive(Debug, Clone, Copy)]
+pub enum Answered {
+    /// A scan at the door: `one_statement` (PostgreSQL) or `general`.
+    Scan,
+    /// A registration that reached its writing: `seat_statement`,
+    /// `waitlist_statement` (PostgreSQL) or `general`.
+    Registration,
 }
 
 /// The statements that carry the rows of requests that arrive together.
@@ -79,6 +90,15 @@ impl Default for Metrics {
             &["way"],
         )
         .expect("a valid counter");
+        let registrations = IntCounterVec::new(
+            Opts::new(
+                "registrations_total",
+                "Registrations that reached their writing, by the way taken: seat_statement or \
+                 waitlist_statement (PostgreSQL), or general.",
+            ),
+            &["way"],
+        )
+        .expect("a valid counter");
         let scan_rows = rows_per_statement(
             "checkin_scan_statement_rows",
             "Scans answered together by one statement (PostgreSQL).",
@@ -97,7 +117,7 @@ impl Default for Metrics {
                 .register(Box::new(histogram.clone()))
                 .expect("registered once");
         }
-        for collector in [&requests, &scans] {
+        for collector in [&requests, &scans, &registrations] {
             registry
                 .register(Box::new(collector.clone()))
                 .expect("registered once");
@@ -110,6 +130,7 @@ impl Default for Metrics {
             requests,
             durations,
             scans,
+            registrations,
             scan_rows,
             registration_rows,
             waitlist_rows,
@@ -158,9 +179,14 @@ impl Metrics {
             .observe(rows as f64);
     }
 
-    /// Counts a scan answered the `way` named (`one_statement`, `general`).
-    pub fn scan_answered(&self, way: &str) {
-        self.scans.with_label_values(&[way]).inc();
+    /// Counts a request of `work` answered the `way` named (see
+    /// [`Answered`]).
+    pub fn answered(&self, work: Answered, way: &str) {
+        let counter = match work {
+            Answered::Scan => &self.scans,
+            Answered::Registration => &self.registrations,
+        };
+        counter.with_label_values(&[way]).inc();
     }
 
     /// Renders every series, followed by the given gauges.

@@ -11,9 +11,9 @@
 //! event, that statement locks the event row (`FOR NO KEY UPDATE`, as
 //! every change to an event's registrations does; events in the order of
 //! their ids, so two statements never wait for each other in both orders)
-//! and takes a seat for each of its registrations at once, if that many
-//! are left; then it
-//! inserts each registration, its email, a webhook delivery for every
+//! and takes the seats left, up to one for each of its registrations, for
+//! the first of them to arrive; then it inserts each registration with a
+//! seat, its email, a webhook delivery for every
 //! endpoint that wants `registration.created`, the answer for its
 //! `Idempotency-Key` and its audit row, and commits. So an event's row is
 //! locked once, and its commit waited for once, for every registration
@@ -23,14 +23,14 @@
 //! The email and the webhook body are made from the event as it was read.
 //! The seats are taken only while the event row is still the row read (its
 //! `updated_at`: an organiser's change moves it, a seat taken does not) and
-//! the event is published. Otherwise, and when fewer seats are left than
-//! registrations wait for them, that event's registrations take nothing and
-//! find no answer here: they go the general way in `register`, which has
-//! the words for every other case (the last seats and the first waitlist
-//! places, a refusal). So does a
-//! student's second request in the same statement, and every registration
-//! of a statement that failed (and so wrote nothing), e.g. because a twin
-//! request of another statement registered the student first.
+//! the event is published. Otherwise that event's registrations take
+//! nothing, and those the seats left did not reach find no answer here
+//! either: they try a waitlist place (`super::waitlist`), then go the
+//! general way in `register`, which has the words for every other case. So
+//! does a student's second request in the same statement, and every
+//! registration of a statement that failed (and so wrote nothing), e.g.
+//! because a twin request of another statement registered the student
+//! first.
 
 use serde_json::json;
 
@@ -153,17 +153,21 @@ pub(super) fn writes(source: &str) -> String {
 /// of `b` (a CTE named earlier, with `ord`, `event_id`, `user_id` and
 /// `seen`, the event's `updated_at` as read): `one`, a row for each student
 /// and event (a student's twin request in the same statement goes the
-/// general way); `want`, the rows of each event and whether they all saw
-/// the same row (`seen = seen_too`); `locked`, the events locked.
+/// general way) with its place among the event's rows in the order they
+/// arrived (`nth`, from 1); `want`, the rows of each event and whether they
+/// all saw the same row (`seen = seen_too`); `locked`, the events locked,
+/// with their counters as the lock found them.
 pub(super) const LOCKING: &str = "one AS MATERIALIZED (
-    SELECT DISTINCT ON (event_id, user_id) * FROM b ORDER BY event_id, user_id, ord
+    SELECT d.*, row_number() OVER (PARTITION BY d.event_id ORDER BY d.ord) AS nth
+    FROM (SELECT DISTINCT ON (event_id, user_id) * FROM b ORDER BY event_id, user_id, ord) d
 ), want AS MATERIALIZED (
     SELECT event_id, count(*)::int AS n, min(seen) AS seen, max(seen) AS seen_too
     FROM one GROUP BY event_id
 ), locked AS MATERIALIZED (
     -- An array, not a join: the planner, guessing a hundred rows from the
     -- JSON, would read every event to join them.
-    SELECT e.id FROM events e WHERE e.id = ANY (ARRAY(SELECT event_id FROM want))
+    SELECT e.id, e.confirmed_count, e.waitlist_count FROM events e
+    WHERE e.id = ANY (ARRAY(SELECT event_id FROM want))
     ORDER BY e.id FOR NO KEY UPDATE OF e
 )";
 
@@ -177,14 +181,15 @@ fn statement() -> &'static str {
 WITH b AS MATERIALIZED (
     SELECT * FROM json_to_recordset($1::json) AS b({declared})
 ), {locking}, seat AS (
-    UPDATE events e SET confirmed_count = e.confirmed_count + want.n
-    FROM want
-    WHERE e.id = want.event_id AND e.id IN (SELECT id FROM locked)
+    -- The seats left, up to one for each row, to the first rows to arrive.
+    UPDATE events e SET confirmed_count = least(e.capacity, e.confirmed_count + want.n)
+    FROM want JOIN locked l ON l.id = want.event_id
+    WHERE e.id = want.event_id
       AND want.seen = want.seen_too AND e.updated_at = want.seen AND e.status = 'published'
-      AND e.confirmed_count + want.n <= e.capacity
-    RETURNING e.id
+      AND e.confirmed_count < e.capacity
+    RETURNING e.id, e.confirmed_count - l.confirmed_count AS given
 ), ok AS MATERIALIZED (
-    SELECT one.* FROM one JOIN seat ON seat.id = one.event_id
+    SELECT one.* FROM one JOIN seat ON seat.id = one.event_id WHERE one.nth <= seat.given
 ), {writes}
 SELECT ord FROM ok
 "#,

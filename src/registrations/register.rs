@@ -28,7 +28,9 @@ use crate::{
         users,
     },
     events::access::lock_event,
-    http::{ApiError, Caller, error::is_unique_violation, idempotency::Recorder},
+    http::{
+        ApiError, Caller, error::is_unique_violation, idempotency::Recorder, metrics::Answered,
+    },
     notify::{
         self,
         custom::{self, Wording},
@@ -101,20 +103,37 @@ pub async fn register(
     // place with seats left needs no transaction of its own.
     let postgres = state.db.get_database_backend() == DbBackend::Postgres;
     let before = before_the_lock(&state.db, &place, !postgres).await?;
+    let counted = |way| state.metrics.answered(Answered::Registration, way);
     if postgres && before.existing.is_none() {
-        let written = match before.likely {
-            TemplateKind::RegistrationConfirmed => {
-                fast::register(&place, &before, recorder, audit.clone()).await?
+        let mut written = None;
+        if before.likely == TemplateKind::RegistrationConfirmed {
+            written = fast::register(&place, &before, recorder, audit.clone()).await?;
+            if written.is_some() {
+                counted("seat_statement");
             }
-            _ => waitlist::register(&place, &before, recorder, audit.clone()).await?,
-        };
+        }
+        if written.is_none() {
+            // A full event, or the last seats went to the registrations
+            // that arrived beside this one: a waitlist place, worded so.
+            let kind = TemplateKind::RegistrationWaitlisted;
+            let wording = match before.likely == kind {
+                true => before.wording.clone(),
+                false => Wording::load(&state.db, &state.settings, &before.seen, kind).await?,
+            };
+            let waiting = waitlist::register(&place, &before.seen, &wording, recorder, &audit);
+            written = waiting.await?;
+            if written.is_some() {
+                counted("waitlist_statement");
+            }
+        }
         if let Some(view) = written {
             state.changed(event_id);
             return Ok(view);
         }
     }
-    // Else, or the seats ran out or an organiser changed the event since
-    // it was read: the general way, which checks everything again.
+    // Else, or the waitlist was full or an organiser changed the event
+    // since it was read: the general way, which checks everything again.
+    counted("general");
     let txn = db::begin_write(&state.db).await?;
     place.seat_and_write(txn, before, recorder, audit).await
 }

@@ -7,9 +7,9 @@
 //! statements in one transaction (`crate::batch::Staged`), shared by the
 //! registrations waiting at that moment in the event's lane: the first
 //! locks their events (in the order of their ids, as every statement that
-//! locks several does) and takes, per event, a waitlist place for each of
-//! its registrations at once, if that many are left, giving each its
-//! position in the order they arrived; then each registration's email,
+//! locks several does) and takes, per event, the waitlist places left, up
+//! to one for each of its registrations, for the first of them to arrive,
+//! giving each its position in that order; then each registration's email,
 //! webhook body, answer and audit row are made with its position, and the
 //! second statement writes them all with the registrations, and commits.
 //! An event's row is locked for those two statements and the commit,
@@ -17,9 +17,10 @@
 //! way held it for five round trips or more per registration.
 //!
 //! The places are taken only while the event row is still the row read,
-//! published, with no seat left and waitlist places for all. Otherwise
-//! that event's registrations take nothing and go the general way in
-//! `register`, which has the words for every other case; so do a
+//! published, with no seat left. Otherwise that event's registrations take
+//! nothing and go the general way in `register`, which has the words for
+//! every other case (a refusal among them); so do those the places left
+//! did not reach, a
 //! student's twin request and every registration of a transaction that
 //! failed (and so wrote nothing).
 
@@ -27,14 +28,15 @@ use serde_json::json;
 
 use super::{
     fast::{LOCKING, Row, declared, writes},
-    place::{BeforeTheLock, Place},
+    place::Place,
     types::RegistrationView,
 };
 use crate::{
     audit,
     batch::Staged,
-    entities::registrations,
+    entities::{events, registrations},
     http::{ApiError, idempotency::Recorder},
+    notify::custom::Wording,
 };
 
 /// The first statement: the waitlist places. `$1` is the JSON array of the
@@ -45,17 +47,17 @@ WITH b AS MATERIALIZED (
     SELECT * FROM json_to_recordset($1::json) AS b(
         ord int, event_id uuid, user_id uuid, seen timestamptz)
 ), {locking}, placed AS (
-    UPDATE events e SET waitlist_count = e.waitlist_count + want.n
-    FROM want
-    WHERE e.id = want.event_id AND e.id IN (SELECT id FROM locked)
+    -- The places left, up to one for each row, to the first rows to arrive.
+    UPDATE events e SET waitlist_count = least(e.waitlist_limit, e.waitlist_count + want.n)
+    FROM want JOIN locked l ON l.id = want.event_id
+    WHERE e.id = want.event_id
       AND want.seen = want.seen_too AND e.updated_at = want.seen AND e.status = 'published'
-      AND e.confirmed_count >= e.capacity AND e.waitlist_count + want.n <= e.waitlist_limit
-    RETURNING e.id, e.waitlist_count - want.n AS before
+      AND e.confirmed_count >= e.capacity AND e.waitlist_count < e.waitlist_limit
+    RETURNING e.id, l.waitlist_count AS before, e.waitlist_count - l.waitlist_count AS given
 )
-SELECT one.ord,
-       (placed.before + row_number() OVER (PARTITION BY one.event_id ORDER BY one.ord))::int
-           AS position
+SELECT one.ord, (placed.before + one.nth)::int AS position
 FROM one JOIN placed ON placed.id = one.event_id
+WHERE one.nth <= placed.given
 ";
 
 /// Both statements (see [`PLACES`]; the second writes the rows, see
@@ -79,23 +81,24 @@ fn statements() -> (&'static str, &'static str) {
 /// (with nothing written for it) for the general way.
 pub(super) async fn register(
     place: &Place<'_>,
-    before: &BeforeTheLock,
+    seen: &events::Model,
+    wording: &Wording,
     recorder: &Recorder,
-    audit: audit::Entry,
+    audit: &audit::Entry,
 ) -> Result<Option<RegistrationView>, ApiError> {
     // Its position is the first statement's to give.
     let registration = registrations::Model::try_from(place.new_registration(Some(0)))?;
     let first = json!({
         "event_id": registration.event_id,
         "user_id": registration.user_id,
-        "seen": before.seen.updated_at,
+        "seen": seen.updated_at,
     });
     let serde_json::Value::Object(first) = first else {
         unreachable!("an object")
     };
     let (settings, caller) = (place.state.settings.clone(), place.caller.clone());
-    let (wording, seen, now) = (before.wording.clone(), before.seen.clone(), place.now);
-    let (recorder, mine) = (recorder.clone(), registration.clone());
+    let (wording, seen, now) = (wording.clone(), seen.clone(), place.now);
+    let (recorder, audit, mine) = (recorder.clone(), audit.clone(), registration.clone());
     let then = move |placed: &sea_orm::QueryResult| {
         let position: i32 = placed.try_get("", "position")?;
         let registration = registrations::Model {

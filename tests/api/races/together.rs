@@ -471,3 +471,61 @@ async fn a_failed_waitlist_transaction_leaves_nothing_and_its_places_go_the_gene
     assert_eq!(emails(&app, "registration_waitlisted").await, 6);
     some_statement_carried_several(&app, "waitlist_statement_rows").await;
 }
+
+/// On PostgreSQL, students who reach an event together as its last seats
+/// or waitlist places go: the first to arrive get what is left in their
+/// lane's statements, and only a student past the waitlist goes the general
+/// way (`registrations_total{way}`). Two seats and three waitlist places
+/// are left for two groups of three, each held behind a lock on the
+/// registrations so that the first of a group goes alone and the other two
+/// together, one place left for them.
+#[actix_web::test]
+async fn the_last_seats_and_waitlist_places_go_to_the_first_of_a_group() {
+    let app = spawn_app().await;
+    let organiser = app.organiser().await;
+    let event = app
+        .published_event(&organiser, json!({"capacity": 4, "waitlist_limit": 3}))
+        .await;
+    let mut students = Vec::new();
+    for _ in 0..8 {
+        students.push(app.student("master", 2027).await);
+    }
+    for student in &students[..2] {
+        let seated = app.register(&event, &student.token).await;
+        assert_eq!(seated.body["status"], "confirmed", "{}", seated.body);
+    }
+    let mut replies = Vec::new();
+    for group in students[2..].chunks(3) {
+        let together = group.iter().map(|s| app.register(&event, &s.token));
+        replies.extend(held_behind(&app, "registrations", join_all(together)).await);
+    }
+    let outcome = |r: &Reply| match r.status.as_u16() {
+        201 => r.body["status"].as_str().unwrap_or_default().to_owned(),
+        _ => r.body["code"].as_str().unwrap_or_default().to_owned(),
+    };
+    let count = |what: &str| replies.iter().filter(|r| outcome(r) == what).count();
+    let seen: Vec<String> = replies.iter().map(outcome).collect();
+    assert_eq!(count("confirmed"), 2, "{seen:?}");
+    assert_eq!(count("waitlisted"), 3, "{seen:?}");
+    assert_eq!(count("event_full"), 1, "{seen:?}");
+    let mut positions: Vec<i64> = replies
+        .iter()
+        .filter_map(|r| r.body["waitlist_position"].as_i64())
+        .collect();
+    positions.sort_unstable();
+    assert_eq!(positions, vec![1, 2, 3]);
+    assert_eq!(assert_invariants(&app, &event).await, (4, 3));
+    if app.is_postgres() {
+        let metrics = app.get("/metrics", None).await;
+        let metrics = metrics.body.as_str().unwrap_or_default();
+        let way = |way: &str| {
+            let name = format!("registrations_total{{way=\"{way}\"}} ");
+            let line = metrics.lines().find(|l| l.starts_with(&name));
+            line.and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        };
+        assert_eq!(way("seat_statement"), Some(4), "{metrics}");
+        assert_eq!(way("waitlist_statement"), Some(3), "{metrics}");
+        // Only the student past the waitlist, refused under the lock.
+        assert_eq!(way("general"), Some(1), "{metrics}");
+    }
+}
