@@ -112,10 +112,7 @@ impl Rows for Staged {
 
 /// `sql` with `rows` as its `$1`, a JSON array, each row with its index in
 /// the batch added as `ord`.
-pub fn statement(
-    sql: &str,
-    rows: impl IntoIterator<Item = (usize, Map<String, Value>)>,
-) -> Statement {
+fn statement(sql: &str, rows: impl IntoIterator<Item = (usize, Map<String, Value>)>) -> Statement {
     let rows = rows.into_iter().map(|(ord, mut row)| {
         row.insert("ord".into(), ord.into());
         Value::Object(row)

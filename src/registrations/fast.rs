@@ -171,6 +171,25 @@ pub(super) const LOCKING: &str = "one AS MATERIALIZED (
     ORDER BY e.id FOR NO KEY UPDATE OF e
 )";
 
+/// A CTE `{name}` that takes, per event of [`LOCKING`]'s rows, the places
+/// left of `counter` (a counter of `events` with its bound `bound`), up to
+/// one for each of the event's rows, while the event row is the row read,
+/// published and `also` (a condition on `e`) holds; it returns the event's
+/// `id`, the counter as the lock found it (`before`) and the places it
+/// `given`, which go to the rows whose `nth` is at most that.
+pub(super) fn taking(name: &str, counter: &str, bound: &str, also: &str) -> String {
+    format!(
+        "{name} AS (
+    UPDATE events e SET {counter} = least(e.{bound}, e.{counter} + want.n)
+    FROM want JOIN locked l ON l.id = want.event_id
+    WHERE e.id = want.event_id
+      AND want.seen = want.seen_too AND e.updated_at = want.seen AND e.status = 'published'
+      AND e.{counter} < e.{bound} AND {also}
+    RETURNING e.id, l.{counter} AS before, e.{counter} - l.{counter} AS given
+)"
+    )
+}
+
 /// The registrations' statement; `$1` is the JSON array of their rows
 /// (see [`Row`], [`crate::batch`] for `ord`).
 fn statement() -> &'static str {
@@ -180,21 +199,14 @@ fn statement() -> &'static str {
             r#"
 WITH b AS MATERIALIZED (
     SELECT * FROM json_to_recordset($1::json) AS b({declared})
-), {locking}, seat AS (
-    -- The seats left, up to one for each row, to the first rows to arrive.
-    UPDATE events e SET confirmed_count = least(e.capacity, e.confirmed_count + want.n)
-    FROM want JOIN locked l ON l.id = want.event_id
-    WHERE e.id = want.event_id
-      AND want.seen = want.seen_too AND e.updated_at = want.seen AND e.status = 'published'
-      AND e.confirmed_count < e.capacity
-    RETURNING e.id, e.confirmed_count - l.confirmed_count AS given
-), ok AS MATERIALIZED (
+), {locking}, {seat}, ok AS MATERIALIZED (
     SELECT one.* FROM one JOIN seat ON seat.id = one.event_id WHERE one.nth <= seat.given
 ), {writes}
 SELECT ord FROM ok
 "#,
             declared = declared(),
             locking = LOCKING,
+            seat = taking("seat", "confirmed_count", "capacity", "TRUE"),
             writes = writes("ok"),
         )
     })

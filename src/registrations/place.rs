@@ -79,23 +79,6 @@ impl Place<'_> {
             ..self.registration(position)
         }
     }
-
-    /// The email that tells the student of `registration` at `event`
-    /// (see [`email`]).
-    pub fn email(
-        &self,
-        wording: &Wording,
-        event: &events::Model,
-        registration: &registrations::Model,
-    ) -> (Rendered, Vec<Attachment>) {
-        email(
-            &self.state.settings,
-            self.caller,
-            wording,
-            event,
-            registration,
-        )
-    }
 }
 
 /// The email that tells `student` of `registration` at `event`: the ticket

@@ -14,8 +14,8 @@ use uuid::Uuid;
 use super::{
     fast,
     place::{
-        BeforeTheLock, Place, admissible, already_registered, event_full, registered_meanwhile,
-        seat_taking,
+        BeforeTheLock, Place, admissible, already_registered, email, event_full,
+        registered_meanwhile, seat_taking,
     },
     types::*,
     waitlist,
@@ -193,7 +193,7 @@ impl Place<'_> {
         if kind != likely {
             wording = Wording::load(&txn, &state.settings, &event, kind).await?;
         }
-        let (mail, attachments) = self.email(&wording, &event, &registration);
+        let (mail, attachments) = email(&state.settings, caller, &wording, &event, &registration);
         notify::enqueue(&txn, &caller.email, mail, attachments).await?;
         webhooks::emit_to(
             &txn,

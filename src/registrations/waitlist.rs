@@ -27,7 +27,7 @@
 use serde_json::json;
 
 use super::{
-    fast::{LOCKING, Row, declared, writes},
+    fast::{LOCKING, Row, declared, taking, writes},
     place::Place,
     types::RegistrationView,
 };
@@ -39,33 +39,36 @@ use crate::{
     notify::custom::Wording,
 };
 
-/// The first statement: the waitlist places. `$1` is the JSON array of the
-/// rows' `ord`, `event_id`, `user_id` and `seen`; a row back for each
+/// The first statement: the waitlist places, while no seat is left (a
+/// seat freed goes to the waitlist's head first). `$1` is the JSON array of
+/// the rows' `ord`, `event_id`, `user_id` and `seen`; a row back for each
 /// registration placed, with its `position`.
-const PLACES: &str = "
+fn places() -> String {
+    format!(
+        "
 WITH b AS MATERIALIZED (
     SELECT * FROM json_to_recordset($1::json) AS b(
         ord int, event_id uuid, user_id uuid, seen timestamptz)
-), {locking}, placed AS (
-    -- The places left, up to one for each row, to the first rows to arrive.
-    UPDATE events e SET waitlist_count = least(e.waitlist_limit, e.waitlist_count + want.n)
-    FROM want JOIN locked l ON l.id = want.event_id
-    WHERE e.id = want.event_id
-      AND want.seen = want.seen_too AND e.updated_at = want.seen AND e.status = 'published'
-      AND e.confirmed_count >= e.capacity AND e.waitlist_count < e.waitlist_limit
-    RETURNING e.id, l.waitlist_count AS before, e.waitlist_count - l.waitlist_count AS given
-)
+), {LOCKING}, {placed}
 SELECT one.ord, (placed.before + one.nth)::int AS position
 FROM one JOIN placed ON placed.id = one.event_id
 WHERE one.nth <= placed.given
-";
+",
+        placed = taking(
+            "placed",
+            "waitlist_count",
+            "waitlist_limit",
+            "e.confirmed_count >= e.capacity"
+        ),
+    )
+}
 
-/// Both statements (see [`PLACES`]; the second writes the rows, see
+/// Both statements (see [`places`]; the second writes the rows, see
 /// [`super::fast::Row`], and gives back each one's `ord` and `position`).
 fn statements() -> (&'static str, &'static str) {
     static SQL: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
     let (places, writing) = SQL.get_or_init(|| {
-        let places = PLACES.replace("{locking}", LOCKING);
+        let places = places();
         let writing = format!(
             "WITH b AS MATERIALIZED (SELECT * FROM json_to_recordset($1::json) AS b({})), {}\n\
              SELECT ord, position FROM b",
