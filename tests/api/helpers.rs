@@ -401,6 +401,26 @@ impl TestApp {
         self.student_at("北京大学", degree, graduation_year).await
     }
 
+    /// `n` students of [`TestApp::student`]: masters graduating in 2027.
+    pub async fn students(&self, n: usize) -> Vec<Student> {
+        let mut students = Vec::with_capacity(n);
+        for _ in 0..n {
+            students.push(self.student("master", 2027).await);
+        }
+        students
+    }
+
+    /// The value of one series in `/metrics` (its name with any labels, as
+    /// the text shows it), or `None` while it has none.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let metrics = self.get("/metrics", None).await;
+        let metrics = metrics.body.as_str().unwrap_or_default();
+        let line = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '));
+        line.and_then(|value| value.parse().ok())
+    }
+
     /// Like [`TestApp::student`], at another university.
     pub async fn student_at(
         &self,

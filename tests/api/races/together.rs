@@ -45,15 +45,12 @@ async fn some_statement_carried_several(app: &TestApp, metric: &str) {
     if !app.is_postgres() {
         return;
     }
-    let metrics = app.get("/metrics", None).await;
-    let metrics = metrics.body.as_str().unwrap_or_default();
-    let read = |name: &str| -> f64 {
-        let line = metrics.lines().find(|l| l.starts_with(name));
-        let value = line.and_then(|l| l.rsplit(' ').next()?.parse().ok());
-        value.unwrap_or_else(|| panic!("{name} in /metrics:\n{metrics}"))
+    let read = |series: String| async move {
+        let value = app.metric(&series).await;
+        value.unwrap_or_else(|| panic!("{series} in /metrics"))
     };
-    let alone = read(&format!("{metric}_bucket{{le=\"1\"}}"));
-    let statements = read(&format!("{metric}_count"));
+    let alone = read(format!("{metric}_bucket{{le=\"1\"}}")).await;
+    let statements = read(format!("{metric}_count")).await;
     assert!(
         statements > alone,
         "no statement carried more than one row ({statements} statements)"
@@ -191,10 +188,7 @@ async fn registrations_sent_together_each_get_their_own_answer() {
     let crowded = app
         .published_event(&organiser, json!({"capacity": 3, "waitlist_limit": 5}))
         .await;
-    let mut students = Vec::new();
-    for _ in 0..16 {
-        students.push(app.student("master", 2027).await);
-    }
+    let students = app.students(16).await;
     let keyed = |token: &str| {
         let request = app
             .client
@@ -308,10 +302,7 @@ async fn waitlist_places_sent_together_each_get_their_own_position() {
     let tight = app
         .published_event(&organiser, json!({"capacity": 1, "waitlist_limit": 2}))
         .await;
-    let mut students = Vec::new();
-    for _ in 0..14 {
-        students.push(app.student("master", 2027).await);
-    }
+    let students = app.students(14).await;
     // The seats go first, one by one.
     for (event, student) in [(&roomy, &students[0]), (&roomy, &students[1])] {
         let seated = app.register(event, &student.token).await;
@@ -432,10 +423,7 @@ async fn a_failed_waitlist_transaction_leaves_nothing_and_its_places_go_the_gene
     let event = app
         .published_event(&organiser, json!({"capacity": 1, "waitlist_limit": 10}))
         .await;
-    let mut students = Vec::new();
-    for _ in 0..7 {
-        students.push(app.student("master", 2027).await);
-    }
+    let students = app.students(7).await;
     let seated = app.register(&event, &students[0].token).await;
     assert_eq!(seated.body["status"], "confirmed", "{}", seated.body);
 
@@ -486,10 +474,7 @@ async fn the_last_seats_and_waitlist_places_go_to_the_first_of_a_group() {
     let event = app
         .published_event(&organiser, json!({"capacity": 4, "waitlist_limit": 3}))
         .await;
-    let mut students = Vec::new();
-    for _ in 0..8 {
-        students.push(app.student("master", 2027).await);
-    }
+    let students = app.students(8).await;
     for student in &students[..2] {
         let seated = app.register(&event, &student.token).await;
         assert_eq!(seated.body["status"], "confirmed", "{}", seated.body);
@@ -516,16 +501,14 @@ async fn the_last_seats_and_waitlist_places_go_to_the_first_of_a_group() {
     assert_eq!(positions, vec![1, 2, 3]);
     assert_eq!(assert_invariants(&app, &event).await, (4, 3));
     if app.is_postgres() {
-        let metrics = app.get("/metrics", None).await;
-        let metrics = metrics.body.as_str().unwrap_or_default();
+        let app = &app;
         let way = |way: &str| {
-            let name = format!("registrations_total{{way=\"{way}\"}} ");
-            let line = metrics.lines().find(|l| l.starts_with(&name));
-            line.and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            let series = format!("registrations_total{{way=\"{way}\"}}");
+            async move { app.metric(&series).await }
         };
-        assert_eq!(way("seat_statement"), Some(4), "{metrics}");
-        assert_eq!(way("waitlist_statement"), Some(3), "{metrics}");
+        assert_eq!(way("seat_statement").await, Some(4.0));
+        assert_eq!(way("waitlist_statement").await, Some(3.0));
         // Only the student past the waitlist, refused under the lock.
-        assert_eq!(way("general"), Some(1), "{metrics}");
+        assert_eq!(way("general").await, Some(1.0));
     }
 }
