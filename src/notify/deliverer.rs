@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::{
     backoff::backoff_after,
-    lease::{claim_where, release, released, unheld, unleasing},
+    lease::{claim_where, release, released, unflushed, unheld, unleasing},
     webhooks::{resolve, signature},
 };
 use crate::{
@@ -282,7 +282,9 @@ impl Deliverer {
                     .col_expr(C::NextAttemptAt, Expr::value(next));
             }
         }
-        update.exec(&self.db).await?;
+        unflushed(update, self.db.get_database_backend())
+            .exec(&self.db)
+            .await?;
         Ok(next)
     }
 }

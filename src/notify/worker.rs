@@ -43,7 +43,7 @@ use super::{
     clock::Clock,
     deliverer::Deliverer,
     gather::Gathered,
-    lease::{claim, release, released, unheld, unleasing},
+    lease::{claim, release, released, unflushed, unheld, unleasing},
     schedule::Scheduler,
     templates, thanks,
     transport::Transport,
@@ -298,7 +298,9 @@ impl Worker {
         if secret && final_try {
             update = redact(update);
         }
-        let recorded = update.exec(&self.db).await?;
+        let recorded = unflushed(update, self.db.get_database_backend())
+            .exec(&self.db)
+            .await?;
         if recorded.rows_affected == 0 {
             tracing::warn!(id = %row.id, "mail outcome not recorded: the lease was lost");
         }
@@ -336,7 +338,10 @@ async fn record_sent(db_conn: &DatabaseConnection, sent: Vec<Sent>) -> Result<()
         if secret {
             update = redact(update);
         }
-        let recorded = update.exec(db_conn).await.map_err(|e| e.to_string())?;
+        let recorded = unflushed(update, db_conn.get_database_backend())
+            .exec(db_conn)
+            .await
+            .map_err(|e| e.to_string())?;
         if (recorded.rows_affected as usize) < count {
             tracing::warn!(
                 unrecorded = count - recorded.rows_affected as usize,
