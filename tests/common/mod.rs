@@ -364,12 +364,12 @@ pub async fn drop_database(database: &TestDatabase) {
 /// shutdown checkpoint, seconds after a busy suite; run on the test's own
 /// thread it would freeze the test's clients as long, and their requests
 /// would look slow, or find their kept-alive connections closed meanwhile.
-async fn postgres_cluster(action: &'static str) {
+async fn postgres_cluster(action: &'static [&'static str]) {
     let done = actix_web::rt::task::spawn_blocking(move || pg_ctlcluster(action)).await;
-    assert!(done.unwrap_or(false), "pg_ctlcluster {action}");
+    assert!(done.unwrap_or(false), "pg_ctlcluster {action:?}");
 }
 
-fn pg_ctlcluster(action: &str) -> bool {
+fn pg_ctlcluster(action: &[&str]) -> bool {
     let Some(version) = std::fs::read_dir("/etc/postgresql")
         .ok()
         .and_then(|dir| dir.filter_map(|e| e.ok()).next())
@@ -378,7 +378,8 @@ fn pg_ctlcluster(action: &str) -> bool {
         return false;
     };
     Command::new("pg_ctlcluster")
-        .args(["--skip-systemctl-redirect", &version, "main", action])
+        .args(["--skip-systemctl-redirect", &version, "main"])
+        .args(action)
         .status()
         .is_ok_and(|s| s.success())
 }
@@ -393,20 +394,29 @@ pub struct PostgresStopped {
 impl PostgresStopped {
     pub async fn stop() -> Self {
         let stopped = Self { started: false };
-        postgres_cluster("stop").await;
+        postgres_cluster(&["stop"]).await;
+        stopped
+    }
+
+    /// A crash: every backend quits at once, with no shutdown checkpoint
+    /// and no flush of what the log buffers still hold; the next start
+    /// recovers from the log as it reached the disk.
+    pub async fn crash() -> Self {
+        let stopped = Self { started: false };
+        postgres_cluster(&["stop", "-m", "immediate"]).await;
         stopped
     }
 
     pub async fn start(mut self) {
         self.started = true;
-        postgres_cluster("start").await;
+        postgres_cluster(&["start"]).await;
     }
 }
 
 impl Drop for PostgresStopped {
     fn drop(&mut self) {
         if !self.started {
-            pg_ctlcluster("start");
+            pg_ctlcluster(&["start"]);
         }
     }
 }
