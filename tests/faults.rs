@@ -28,13 +28,82 @@ use std::{
 use awc::Client;
 use common::*;
 use futures_util::future::join_all;
-use nuancheng::tokens::JwtKeys;
-use sea_orm::{ConnectionTrait, Database};
+use nuancheng::{entities::notifications, tokens::JwtKeys};
+use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// Faults that stop a shared service must not overlap.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// What a fault test starts from: the real binary on a fresh database
+/// (with `more` in its environment), a client, an open connection to the
+/// database, a published event with 1,000 seats and `students` students.
+struct Scene {
+    database: TestDatabase,
+    mail_dir: std::path::PathBuf,
+    server: Server,
+    client: Client,
+    db: sea_orm::DatabaseConnection,
+    event: String,
+    students: Vec<(Uuid, String, String)>,
+}
+
+async fn scene(students: usize, more: &[(&str, &str)]) -> Scene {
+    let database = fresh_database().await;
+    let mail_dir = database.dir.0.join("mail");
+    let port = free_port();
+    let mut env = Server::env_for(&database, &mail_dir, port);
+    env.extend(more.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let server = Server::start(env, port).await;
+    let client = Client::builder().timeout(Duration::from_secs(30)).finish();
+    let db = Database::connect(&database.url)
+        .await
+        .expect("the database");
+    let admin = admin_token(&server, &client).await;
+    let event = published_event(&server, &client, &admin, 1000).await;
+    let students = common::students(&db, &JwtKeys::new(&settings().auth), students).await;
+    Scene {
+        database,
+        mail_dir,
+        server,
+        client,
+        db,
+        event,
+        students,
+    }
+}
+
+/// Whether this run may stop the machine's PostgreSQL: on PostgreSQL, with
+/// `NUANCHENG_FAULTS_RESTART_POSTGRES=1`; else the test says it is skipped.
+fn may_stop_postgres() -> bool {
+    let allowed = std::env::var("NUANCHENG_FAULTS_RESTART_POSTGRES").as_deref() == Ok("1")
+        && std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty());
+    if !allowed {
+        eprintln!("skipped: set TEST_DATABASE_URL and NUANCHENG_FAULTS_RESTART_POSTGRES=1");
+    }
+    allowed
+}
+
+/// Waits until `/readyz` answers 200, for at most `within`.
+async fn ready_within(server: &Server, client: &Client, within: Duration, after: &str) {
+    let deadline = Instant::now() + within;
+    loop {
+        let res = client
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .expect("readyz");
+        if res.status().as_u16() == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready {within:?} after {after}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
 
 async fn register_all(
     base: String,
@@ -70,17 +139,15 @@ async fn register_all(
 #[actix_web::test]
 async fn kill_9_during_a_registration_burst_loses_no_answered_registration() {
     let _serial = SERIAL.lock().await;
-    let database = fresh_database().await;
-    let mail_dir = database.dir.0.join("mail");
-    let port = free_port();
-    let mut server = Server::start(Server::env_for(&database, &mail_dir, port), port).await;
-    let client = Client::builder().timeout(Duration::from_secs(30)).finish();
-    let db = Database::connect(&database.url)
-        .await
-        .expect("the database");
-    let admin = admin_token(&server, &client).await;
-    let event = published_event(&server, &client, &admin, 1000).await;
-    let students = students(&db, &JwtKeys::new(&settings().auth), 300).await;
+    let Scene {
+        database,
+        mut server,
+        client,
+        db,
+        event,
+        students,
+        ..
+    } = scene(300, &[]).await;
 
     let answered = Arc::new(AtomicUsize::new(0));
     let burst = register_all(server.url(""), &client, &event, &students, answered.clone());
@@ -202,24 +269,19 @@ async fn kill_9_during_a_registration_burst_loses_no_answered_registration() {
 /// answered 201 is lost.
 #[actix_web::test]
 async fn a_postgres_restart_under_load_is_a_short_503_and_no_loss() {
-    if std::env::var("NUANCHENG_FAULTS_RESTART_POSTGRES").as_deref() != Ok("1")
-        || std::env::var("TEST_DATABASE_URL").map_or(true, |v| v.is_empty())
-    {
-        eprintln!("skipped: set TEST_DATABASE_URL and NUANCHENG_FAULTS_RESTART_POSTGRES=1");
+    if !may_stop_postgres() {
         return;
     }
     let _serial = SERIAL.lock().await;
-    let database = fresh_database().await;
-    let mail_dir = database.dir.0.join("mail");
-    let port = free_port();
-    let mut server = Server::start(Server::env_for(&database, &mail_dir, port), port).await;
-    let client = Client::builder().timeout(Duration::from_secs(30)).finish();
-    let db = Database::connect(&database.url)
-        .await
-        .expect("the database");
-    let admin = admin_token(&server, &client).await;
-    let event = published_event(&server, &client, &admin, 1000).await;
-    let students = students(&db, &JwtKeys::new(&settings().auth), 120).await;
+    let Scene {
+        database,
+        mut server,
+        client,
+        db,
+        event,
+        students,
+        ..
+    } = scene(120, &[]).await;
     let _ = db.close().await;
 
     // Load before, during and after the outage: registrations, one every 25 ms.
@@ -286,22 +348,13 @@ async fn a_postgres_restart_under_load_is_a_short_503_and_no_loss() {
     assert!(unavailable > 0, "the outage ({down_for:?}) was never seen");
 
     // The same process serves again within a few seconds.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let res = client
-            .get(server.url("/readyz"))
-            .send()
-            .await
-            .expect("readyz");
-        if res.status().as_u16() == 200 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not ready 15 s after PostgreSQL came back"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    ready_within(
+        &server,
+        &client,
+        Duration::from_secs(15),
+        "PostgreSQL came back",
+    )
+    .await;
     let db = Database::connect(&database.url)
         .await
         .expect("the database again");
@@ -351,27 +404,23 @@ async fn a_postgres_restart_under_load_is_a_short_503_and_no_loss() {
 /// registrations, which did wait for the flush, all survive the crash.
 #[actix_web::test]
 async fn a_postgres_crash_while_mail_goes_out_loses_no_email() {
-    if std::env::var("NUANCHENG_FAULTS_RESTART_POSTGRES").as_deref() != Ok("1")
-        || std::env::var("TEST_DATABASE_URL").map_or(true, |v| v.is_empty())
-    {
-        eprintln!("skipped: set TEST_DATABASE_URL and NUANCHENG_FAULTS_RESTART_POSTGRES=1");
+    if !may_stop_postgres() {
         return;
     }
     let _serial = SERIAL.lock().await;
-    let database = fresh_database().await;
-    let mail_dir = database.dir.0.join("mail");
-    let port = free_port();
-    let mut env = Server::env_for(&database, &mail_dir, port);
-    env.push(("NUANCHENG__EMAIL__LEASE_SECS".into(), "3".into()));
-    env.push(("NUANCHENG__EMAIL__SMTP_TIMEOUT_SECS".into(), "1".into()));
-    let mut server = Server::start(env, port).await;
-    let client = Client::builder().timeout(Duration::from_secs(30)).finish();
-    let db = Database::connect(&database.url)
-        .await
-        .expect("the database");
-    let admin = admin_token(&server, &client).await;
-    let event = published_event(&server, &client, &admin, 1000).await;
-    let students = students(&db, &JwtKeys::new(&settings().auth), 80).await;
+    let lease = [
+        ("NUANCHENG__EMAIL__LEASE_SECS", "3"),
+        ("NUANCHENG__EMAIL__SMTP_TIMEOUT_SECS", "1"),
+    ];
+    let Scene {
+        database,
+        mail_dir,
+        mut server,
+        client,
+        db,
+        event,
+        students,
+    } = scene(80, &lease).await;
     let _ = db.close().await;
 
     // A registration every 20 ms, each with its email for the worker to
@@ -409,16 +458,7 @@ async fn a_postgres_crash_while_mail_goes_out_loses_no_email() {
         statuses.iter().any(|status| *status != Some(201)),
         "no registration met the crash"
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .map_or(true, |res| res.status().as_u16() != 200)
-    {
-        assert!(Instant::now() < deadline, "not ready after the crash");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    ready_within(&server, &client, Duration::from_secs(30), "the crash").await;
     // Those the crash refused (or cut off) register now, with their keys.
     for (i, status) in statuses.iter().enumerate() {
         if *status != Some(201) {
@@ -444,22 +484,20 @@ async fn a_postgres_crash_while_mail_goes_out_loses_no_email() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let ids: Vec<String> = db
-        .query_all_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT id::text AS id FROM notifications WHERE kind = 'registration_confirmed'",
-        ))
+    let ids: Vec<Uuid> = notifications::Entity::find()
+        .filter(notifications::Column::Kind.eq("registration_confirmed"))
+        .all(&db)
         .await
         .expect("the emails")
-        .iter()
-        .map(|row| row.try_get::<String>("", "id").expect("an id"))
+        .into_iter()
+        .map(|email| email.id)
         .collect();
     assert_eq!(ids.len(), 80, "one confirmation per registration");
     let files: Vec<String> = std::fs::read_dir(&mail_dir)
         .expect("the mail folder")
         .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
         .collect();
-    let missing: Vec<&String> = ids
+    let missing: Vec<&Uuid> = ids
         .iter()
         .filter(|id| {
             let message_id = format!("<{id}@nuancheng>");
